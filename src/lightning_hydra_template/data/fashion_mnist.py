@@ -1,0 +1,175 @@
+"""FashionMNIST as uint8 tensors in memory: decoded once, batched by indexing, normalised per batch."""
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from .batch_transforms import random_crop, random_horizontal_flip, to_normalized_float
+from .idx import read_idx
+from .in_memory import InMemoryImages, keep_batch
+
+log = logging.getLogger(__name__)
+
+CLASS_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+MEAN, STD = 0.2860, 0.3530  # of the 60k training images, on the [0, 1] scale
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+class FashionMNISTDataModule(L.LightningDataModule):
+    """FashionMNIST: 55k/5k seeded train/val split of the official 60k, and the official 10k test.
+
+    `data_dir` holds torchvision's layout, `FashionMNIST/raw/*-ubyte[.gz]`; it may be read-only,
+    since the `.gz` files are decoded in memory rather than extracted beside themselves.
+    """
+
+    def __init__(
+        self,
+        data_dir: str,
+        batch_size: int = 128,
+        eval_batch_size: int | None = None,
+        val_size: int = 5000,
+        split_seed: int = 42,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+        download: bool = True,
+        crop_padding: int = 0,
+        horizontal_flip: bool = False,
+        channels: int = 1,
+        image_size: int = 28,
+        num_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        if num_classes != len(CLASS_NAMES):
+            raise ValueError(f"FashionMNIST has {len(CLASS_NAMES)} classes; set data.num_classes=10.")
+        if channels not in (1, 3):
+            raise ValueError(f"data.channels must be 1 or 3, got {channels}.")
+        if not 0 < val_size < 60_000:
+            raise ValueError(f"data.val_size must be between 1 and 59999, got {val_size}.")
+        self.data_dir = Path(data_dir).expanduser().resolve()
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.val_size = val_size
+        self.split_seed = split_seed
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self.download = download
+        self.crop_padding = crop_padding
+        self.horizontal_flip = horizontal_flip
+        self.channels = channels
+        self.image_size = image_size
+        self.class_names = list(CLASS_NAMES)
+        self.datasets: dict[str, InMemoryImages] = {}
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "FashionMNIST" / "raw"
+
+    def _find(self, name: str) -> Path | None:
+        for candidate in (self.raw_dir / name, self.raw_dir / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def _missing(self) -> list[str]:
+        return [name for pair in FILES.values() for name in pair if self._find(name) is None]
+
+    def prepare_data(self) -> None:
+        """Download with torchvision when files are missing; say where to put them when offline."""
+        if not self._missing():
+            return
+        if self.download:
+            _download(self.raw_dir)
+        missing = self._missing()
+        if missing:
+            raise FileNotFoundError(
+                f"FashionMNIST files missing from {self.raw_dir}: {', '.join(missing)}.\n"
+                f"The download {'failed' if self.download else 'is off (data.download=false)'}. "
+                "Put these four files there (gzipped or not):\n  "
+                + "\n  ".join(f"{name}.gz" for pair in FILES.values() for name in pair)
+                + "\nor point the data folder elsewhere: DATA_DIR=/path/to/data or data.data_dir=/path"
+                " (the folder that contains FashionMNIST/raw/)."
+            )
+
+    def _load(self, split: str) -> InMemoryImages:
+        image_file, label_file = (self._find(name) for name in FILES[split])
+        if image_file is None or label_file is None:
+            self.prepare_data()  # raises with the message saying where the files go
+        images = read_idx(image_file).unsqueeze(1)  # [N, 28, 28] -> [N, 1, 28, 28]
+        return InMemoryImages(images, read_idx(label_file))
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in (None, "fit", "validate") and "train" not in self.datasets:
+            full = self._load("train")
+            order = torch.randperm(len(full), generator=torch.Generator().manual_seed(self.split_seed))
+            train_idx, val_idx = order[: -self.val_size], order[-self.val_size :]
+            self.datasets["train"] = InMemoryImages(full.images[train_idx], full.labels[train_idx])
+            self.datasets["val"] = InMemoryImages(full.images[val_idx], full.labels[val_idx])
+        if stage in (None, "test", "predict") and "test" not in self.datasets:
+            self.datasets["test"] = self._load("test")
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.datasets[split],
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=keep_batch,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)
+
+    def on_after_batch_transfer(
+        self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Augment (training only) and normalise on the batch's device: uint8 in, float32 out."""
+        images, labels = batch
+        if self.trainer is not None and self.trainer.training:
+            images = random_crop(images, self.crop_padding)
+            if self.horizontal_flip:
+                images = random_horizontal_flip(images)
+        images = to_normalized_float(images, MEAN, STD)
+        if self.channels == 3:
+            images = images.expand(-1, 3, -1, -1)
+        if self.image_size != images.shape[-1]:
+            images = F.interpolate(images, size=self.image_size, mode="bilinear", align_corners=False)
+        return images, labels
+
+
+def _download(raw_dir: Path) -> None:
+    """Fetch the missing `.gz` files from torchvision's mirrors (md5-checked); log failures."""
+    from torchvision.datasets import FashionMNIST
+    from torchvision.datasets.utils import download_url
+
+    for filename, md5 in FashionMNIST.resources:
+        if (raw_dir / filename).is_file():
+            continue
+        for mirror in FashionMNIST.mirrors:
+            try:
+                download_url(f"{mirror}{filename}", root=str(raw_dir), filename=filename, md5=md5)
+                break
+            except Exception as error:  # URLError, RuntimeError (bad md5), OSError (read-only)
+                log.warning("Downloading %s from %s failed: %s", filename, mirror, error)

@@ -1,0 +1,99 @@
+"""Evaluation task: test a checkpoint with the config its run was trained with.
+
+python eval.py ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt
+"""
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from .project import CONFIG_DIR, export_project_root
+
+log = logging.getLogger(__name__)
+
+# The parts of a training run's config that decide what the checkpoint means.
+RUN_SECTIONS = ("data", "model")
+
+
+def command_line_keys() -> list[str]:
+    """The keys (or groups) this invocation set on the command line."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = OverridesParser.create().parse_overrides(list(HydraConfig.get().overrides.task))
+    return [o.key_or_group for o in overrides]
+
+
+def with_run_config(cfg: DictConfig, checkpoint: Path, given: list[str]) -> DictConfig:
+    """Replace `data` and `model` by the training run's, keeping what `given` set explicitly."""
+    saved_path = checkpoint.parent.parent / ".hydra" / "config.yaml"
+    if not saved_path.is_file():
+        log.warning("No training config at %s: using eval.yaml's data and model as composed.", saved_path)
+        return cfg
+    saved = OmegaConf.load(saved_path)
+    for section in RUN_SECTIONS:
+        if section in given or section not in saved:  # a whole group chosen here, or nothing saved
+            continue
+        merged = saved[section]
+        for key in given:
+            if key.startswith(section + "."):
+                OmegaConf.update(merged, key[len(section) + 1 :], OmegaConf.select(cfg, key), merge=False)
+        with open_dict(cfg):
+            cfg[section] = merged
+    log.info("Data and model config from %s", saved_path)
+    return cfg
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Test `cfg.ckpt_path`; return the summary also written to this run's `metrics.json`."""
+    import lightning as L
+    from hydra.core.hydra_config import HydraConfig
+
+    from .builders import build, build_each
+    from .config_tree import print_config_tree
+    from .run_summary import print_summary, scalar_metrics, write_metrics
+
+    checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
+    if not checkpoint.is_file():
+        raise FileNotFoundError(
+            f"ckpt_path={cfg.ckpt_path} does not exist. Checkpoints are in "
+            "logs/train/runs/<run>/checkpoints/ (best.ckpt and last.ckpt)."
+        )
+    cfg = with_run_config(cfg, checkpoint, command_line_keys())
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = build(cfg.data)
+    model = build(cfg.model)
+    trainer: L.Trainer = build(
+        cfg.trainer, callbacks=build_each(cfg.get("callbacks")), logger=build_each(cfg.get("logger")) or False
+    )
+    if trainer.is_global_zero:
+        print_config_tree(cfg, save_dir=run_dir)
+    with warnings.catch_warnings():
+        # Lightning asks for the callbacks that wrote the checkpoint; testing needs none of them.
+        warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`")
+        trainer.test(model, datamodule=datamodule, ckpt_path=str(checkpoint))
+
+    summary = {
+        "run_dir": str(run_dir),
+        "checkpoint": str(checkpoint),
+        "metrics": scalar_metrics(trainer.callback_metrics),
+    }
+    if trainer.is_global_zero:
+        write_metrics(run_dir, summary)
+        print_summary(summary)
+    return summary
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+export_project_root()

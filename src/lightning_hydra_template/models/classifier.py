@@ -1,0 +1,129 @@
+"""The LightningModule: any image network, trained with cross-entropy, scored with torchmetrics."""
+
+from collections.abc import Callable, Mapping, Sequence
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.optim import Optimizer
+from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+
+from ..optim.lr_schedule import LRSchedule
+from ..optim.param_groups import apply_lr_multipliers, param_groups
+
+
+def _stage_metrics(num_classes: int, stage: str) -> MetricCollection:
+    return MetricCollection(
+        {
+            "acc": MulticlassAccuracy(num_classes, average="micro"),
+            "f1": MulticlassF1Score(num_classes, average="macro"),
+        },
+        prefix=f"{stage}/",
+    )
+
+
+class ImageClassifier(L.LightningModule):
+    """Wraps an injected `net`; the optimizer and LR schedule arrive as factories from config.
+
+    Nothing but plain values is saved as hyperparameters, so checkpoints load with torch's
+    `weights_only=True`; the network is rebuilt from the run's config, not from the checkpoint.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        num_classes: int,
+        optimizer: Callable[..., Optimizer] | None = None,
+        scheduler: LRSchedule | None = None,
+        decay_norm_and_bias: bool = False,
+        lr_multipliers: Mapping[str, float] | None = None,
+        class_names: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.optimizer_factory = optimizer
+        self.lr_schedule = scheduler
+        self.decay_norm_and_bias = decay_norm_and_bias
+        self.lr_multipliers = dict(lr_multipliers or {})
+        self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+        # One metric object per stage: states must not mix between train, val and test.
+        self.train_metrics = _stage_metrics(num_classes, "train")
+        self.val_metrics = _stage_metrics(num_classes, "val")
+        self.test_metrics = _stage_metrics(num_classes, "test")
+        self.test_class_acc = MulticlassAccuracy(num_classes, average="none")
+        self.val_acc_best = MaxMetric()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images)
+
+    def setup(self, stage: str) -> None:
+        names = getattr(self.trainer.datamodule, "class_names", None) if self._trainer else None
+        if names:
+            self.class_names = list(names)
+
+    def on_train_start(self) -> None:
+        self.val_acc_best.reset()  # forget the sanity check's validation
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], metrics: MetricCollection) -> torch.Tensor:
+        images, labels = batch
+        logits = self.net(images)
+        loss = F.cross_entropy(logits, labels)
+        metrics.update(logits.detach(), labels)
+        return loss, logits
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, _ = self._step(batch, self.train_metrics)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        loss, _ = self._step(batch, self.val_metrics)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch[1]), sync_dist=True)
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        loss, logits = self._step(batch, self.test_metrics)
+        self.test_class_acc.update(logits, batch[1])
+        self.log("test/loss", loss, on_epoch=True, batch_size=len(batch[1]), sync_dist=True)
+
+    def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict:
+        probabilities = self.net(batch[0]).softmax(dim=-1)
+        confidence, index = probabilities.max(dim=-1)
+        return {
+            "index": index,
+            "confidence": confidence,
+            "label": [self.class_names[i] for i in index.tolist()],
+        }
+
+    # Metrics accumulate per step and are computed once per epoch: no per-step sync or .item().
+    def on_train_epoch_end(self) -> None:
+        self.log_dict(self.train_metrics.compute())
+        self.train_metrics.reset()
+
+    def on_validation_epoch_end(self) -> None:
+        values = self.val_metrics.compute()
+        self.val_metrics.reset()
+        self.val_acc_best.update(values["val/acc"])
+        self.log_dict(values, prog_bar=True)
+        self.log("val/acc_best", self.val_acc_best.compute())
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(self.test_metrics.compute())
+        self.test_metrics.reset()
+        per_class = self.test_class_acc.compute()
+        self.test_class_acc.reset()
+        self.log_dict({f"test/acc/{name}": acc for name, acc in zip(self.class_names, per_class)})
+
+    def configure_optimizers(self) -> Optimizer | dict:
+        if self.optimizer_factory is None:
+            raise ValueError(
+                "ImageClassifier needs an optimizer to train; pass optimizer=... (config group optimizer/)."
+            )
+        groups = param_groups(self.net, self.decay_norm_and_bias, self.lr_multipliers)
+        optimizer = self.optimizer_factory(groups)
+        apply_lr_multipliers(optimizer)
+        if self.lr_schedule is None:
+            return optimizer
+        schedule = self.lr_schedule.build(optimizer, self.trainer.estimated_stepping_batches)
+        return {"optimizer": optimizer, "lr_scheduler": schedule}

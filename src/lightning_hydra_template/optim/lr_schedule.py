@@ -1,0 +1,47 @@
+"""An LR scheduler factory together with how Lightning should step it."""
+
+from collections.abc import Callable
+
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
+
+
+class LRSchedule:
+    """What a `scheduler/*.yaml` config builds.
+
+    `factory` is a `_partial_` torch scheduler still missing its optimizer. Schedules laid out over
+    the whole run (one-cycle, cosine in steps) name in `total_steps_arg` the argument that receives
+    `trainer.estimated_stepping_batches`, so no config has to know the dataset size.
+    (A plain class, not a dataclass: Hydra would turn a dataclass passed to `instantiate` back
+    into a config.)
+    """
+
+    def __init__(
+        self,
+        factory: Callable[..., LRScheduler | ReduceLROnPlateau],
+        interval: str = "epoch",
+        frequency: int = 1,
+        monitor: str | None = None,
+        total_steps_arg: str | None = None,
+    ) -> None:
+        if interval not in ("step", "epoch"):
+            raise ValueError(f"scheduler.interval must be 'step' or 'epoch', got {interval!r}.")
+        if total_steps_arg and interval != "step":
+            raise ValueError(
+                f"scheduler.total_steps_arg={total_steps_arg!r} counts optimizer steps, "
+                "so scheduler.interval must be 'step'."
+            )
+        self.factory = factory
+        self.interval = interval
+        self.frequency = frequency
+        self.monitor = monitor
+        self.total_steps_arg = total_steps_arg
+
+    def build(self, optimizer: Optimizer, total_steps: int) -> dict:
+        """The `lr_scheduler` dict Lightning expects from `configure_optimizers`."""
+        extra = {self.total_steps_arg: int(total_steps)} if self.total_steps_arg else {}
+        scheduler = self.factory(optimizer, **extra)
+        config = {"scheduler": scheduler, "interval": self.interval, "frequency": self.frequency}
+        if self.monitor:
+            config["monitor"] = self.monitor
+        return config

@@ -1,0 +1,70 @@
+"""The end of a run: its metrics in `metrics.json`, the HParams tab, and a table on the console."""
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+# The config keys that describe an experiment, shown in TensorBoard's HParams tab.
+HPARAM_KEYS = ("data", "model", "optimizer", "scheduler", "trainer", "seed")
+
+
+def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Logged metrics (tensors or numbers) as plain floats, sorted by name."""
+    return {name: float(value) for name, value in sorted(metrics.items()) if _is_scalar(value)}
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, int | float) or (hasattr(value, "numel") and value.numel() == 1)
+
+
+def log_hparams(loggers: list, cfg: DictConfig, metrics: Mapping[str, float]) -> None:
+    """Record the experiment's config with its final metrics (TensorBoard's HParams tab)."""
+    params = {
+        k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
+        for k in HPARAM_KEYS
+        if k in cfg
+    }
+    # Under their own `hp/` tags: logged at step 0, they would otherwise add a stray point to
+    # the start of every training curve.
+    final = {
+        f"hp/{k.replace('/', '_')}": v
+        for k, v in metrics.items()
+        if math.isfinite(v) and "/acc/" not in k and not k.startswith("lr-")
+    }
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):  # pairs params with metrics in HParams
+            logger.log_hyperparams(params, metrics=final)
+        else:
+            logger.log_hyperparams(params)
+        logger.save()
+
+
+def write_metrics(run_dir: Path, summary: Mapping[str, Any]) -> Path:
+    """Write `metrics.json` atomically, so a crash mid-write never leaves half a file."""
+    path = run_dir / "metrics.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def print_summary(summary: Mapping[str, Any]) -> None:
+    """A table of the run's figures and where its files are."""
+    import rich
+    from rich.table import Table
+
+    table = Table(title="run summary", show_header=False)
+    for key, value in summary.items():
+        if key == "metrics":
+            for name, figure in value.items():
+                if "/acc/" not in name:
+                    table.add_row(name, f"{figure:.4f}")
+        else:
+            table.add_row(key, str(value))
+    rich.print(table)

@@ -1,0 +1,94 @@
+"""Training task: compose the config, fit, test the best checkpoint, report.
+
+python train.py experiment=cnn
+python train.py experiment=mlp optimizer=sgd optimizer.lr=0.05 scheduler=cosine trainer.max_epochs=3
+"""
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from .project import CONFIG_DIR, export_project_root
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Fit and test the model `cfg` describes; return the run's summary (also `metrics.json`)."""
+    # Heavy imports live here so that --help and --cfg never load torch.
+    import lightning as L
+    from hydra.core.hydra_config import HydraConfig
+
+    from .builders import build, build_each
+    from .config_tree import print_config_tree
+    from .run_summary import log_hparams, print_summary, scalar_metrics, write_metrics
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    started = time.perf_counter()
+    if cfg.get("seed") is not None:
+        L.seed_everything(cfg.seed, workers=True)
+
+    datamodule = build(cfg.data)
+    scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
+    model = build(cfg.model, optimizer=build(cfg.optimizer), scheduler=scheduler)
+    callbacks = build_each(cfg.get("callbacks"))
+    loggers = build_each(cfg.get("logger"))
+    trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if trainer.is_global_zero:
+        print_config_tree(cfg, save_dir=run_dir)
+
+    metrics: dict[str, float] = {}
+    if cfg.get("train"):
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        metrics.update(scalar_metrics(trainer.callback_metrics))
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if cfg.get("test"):
+        if not best:
+            log.warning(
+                "No best checkpoint (no checkpoint callback, or no validation): testing current weights."
+            )
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        metrics.update(scalar_metrics(trainer.callback_metrics))
+
+    summary = {
+        "run_dir": str(run_dir),
+        "best_checkpoint": best or None,
+        "epochs": trainer.current_epoch,
+        "wall_time_s": round(time.perf_counter() - started, 1),
+        "metrics": metrics,
+    }
+    if trainer.is_global_zero:
+        log_hparams(trainer.loggers, cfg, metrics)
+        write_metrics(run_dir, summary)
+        print_summary(summary)
+    return summary
+
+
+def objective(summary: dict[str, Any], name: str | None) -> float | None:
+    """The metric a sweep optimises, with a clear error when the run never logged it."""
+    if not name:
+        return None
+    if name not in summary["metrics"]:
+        raise KeyError(
+            f"optimized_metric={name!r} was not logged by this run; "
+            f"choose one of: {', '.join(summary['metrics'])}."
+        )
+    return summary["metrics"][name]
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Entry point: returns `optimized_metric` for Hydra sweepers."""
+    try:
+        summary = train(cfg)
+    except Exception:
+        log.exception("Training failed; what was saved so far stays in the run folder.")
+        raise
+    return objective(summary, cfg.get("optimized_metric"))
+
+
+export_project_root()

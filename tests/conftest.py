@@ -1,0 +1,100 @@
+"""Shared fixtures: a small FashionMNIST-shaped dataset on disk and configs composed as train.py does."""
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from lightning_hydra_template.data.idx import write_idx
+from lightning_hydra_template.project import CONFIG_DIR, PROJECT_ROOT, export_project_root
+
+REAL_DATA = PROJECT_ROOT.parent / "shared" / "data"
+IDX_NAMES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+
+def fake_images(labels: np.ndarray, seed: int) -> np.ndarray:
+    """28x28 uint8 images whose class is learnable: a bright band at a row set by the label."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 60, size=(len(labels), 28, 28), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        images[i, 2 + 2 * label : 4 + 2 * label, 4:24] = 250
+    return images
+
+
+def write_fake_fashion_mnist(root: Path, n_train: int = 400, n_test: int = 100) -> Path:
+    """Write gzipped IDX files in torchvision's layout under `root/FashionMNIST/raw`."""
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for split, n, seed in (("train", n_train, 0), ("test", n_test, 1)):
+        labels = np.arange(n, dtype=np.uint8) % 10
+        images_name, labels_name = IDX_NAMES[split]
+        write_idx(raw / images_name, fake_images(labels, seed))
+        write_idx(raw / labels_name, labels)
+    return root
+
+
+@pytest.fixture(scope="session")
+def fake_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only data folder holding only the four `.gz` files, like ../shared/data."""
+    root = write_fake_fashion_mnist(tmp_path_factory.mktemp("data"))
+    for path in sorted(root.rglob("*"), reverse=True):
+        path.chmod(0o555 if path.is_dir() else 0o444)
+    root.chmod(0o555)
+    return root
+
+
+# Small and quick: a few batches of tiny networks on the fake data.
+FAST = [
+    "debug=fast",
+    "data.val_size=100",
+    "trainer.accelerator=cpu",
+]
+
+
+# Console decoration only: tests run without it.
+QUIET = ("rich_progress_bar", "rich_model_summary")
+
+
+@pytest.fixture
+def compose_config(tmp_path: Path, fake_data_dir: Path) -> Callable[..., DictConfig]:
+    """Compose `train.yaml` (or `eval.yaml`) with overrides, its run folder in `tmp_path`."""
+    export_project_root()
+
+    def _compose(overrides: list[str] = (), config_name: str = "train", fast: bool = True) -> DictConfig:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+            cfg = compose(
+                config_name,
+                overrides=[f"paths.data_dir={fake_data_dir}", *(FAST if fast else []), *overrides],
+                return_hydra_config=True,
+            )
+        run_dir = tmp_path / cfg.task_name
+        with open_dict(cfg):
+            if fast and cfg.get("callbacks") and "_target_" not in cfg.callbacks:
+                for name in QUIET:
+                    cfg.callbacks.pop(name, None)
+            cfg.hydra.runtime.output_dir = str(run_dir)
+            cfg.hydra.job.num = 0
+        HydraConfig.instance().set_config(cfg)
+        return cfg
+
+    yield _compose
+    GlobalHydra.instance().clear()
+
+
+@pytest.fixture
+def real_data_dir() -> Path:
+    """../shared/data when it holds the real FashionMNIST; otherwise the test is skipped."""
+    path = Path(os.environ.get("REAL_DATA_DIR", REAL_DATA))
+    if not (path / "FashionMNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"real FashionMNIST not found under {path}")
+    return path

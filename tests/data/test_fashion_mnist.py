@@ -1,0 +1,125 @@
+import gzip
+import shutil
+from urllib.error import URLError
+
+import pytest
+import torch
+
+from lightning_hydra_template.data import fashion_mnist
+from lightning_hydra_template.data.fashion_mnist import FashionMNISTDataModule
+
+
+def make(data_dir, **kwargs) -> FashionMNISTDataModule:
+    datamodule = FashionMNISTDataModule(str(data_dir), val_size=100, **kwargs)
+    datamodule.prepare_data()
+    datamodule.setup()
+    return datamodule
+
+
+def test_reads_a_read_only_folder_of_gz_files_without_writing_to_it(fake_data_dir):
+    before = sorted(p.name for p in fake_data_dir.rglob("*"))
+    datamodule = make(fake_data_dir)
+    assert [len(datamodule.datasets[s]) for s in ("train", "val", "test")] == [300, 100, 100]
+    assert sorted(p.name for p in fake_data_dir.rglob("*")) == before
+
+
+def test_same_samples_and_labels_as_torchvision(fake_data_dir, tmp_path):
+    from torchvision.datasets import FashionMNIST
+
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for gz in (fake_data_dir / "FashionMNIST" / "raw").glob("*.gz"):
+        with gzip.open(gz) as src, open(raw / gz.stem, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    reference = {split: FashionMNIST(str(tmp_path), train=split == "train") for split in ("train", "test")}
+    datamodule = make(fake_data_dir)
+
+    test = datamodule.datasets["test"]
+    assert torch.equal(test.images[:, 0], reference["test"].data)
+    assert torch.equal(test.labels, reference["test"].targets)
+    # train + val is a split of the 60k-style training set: every sample once, with its label.
+    label_of = {
+        bytes(img.numpy()): int(y) for img, y in zip(reference["train"].data, reference["train"].targets)
+    }
+    ours = [
+        (bytes(img[0].numpy()), int(y))
+        for s in ("train", "val")
+        for img, y in zip(datamodule.datasets[s].images, datamodule.datasets[s].labels)
+    ]
+    assert len(ours) == len(label_of) and all(label_of[img] == y for img, y in ours)
+
+
+def test_split_is_seeded_and_disjoint(fake_data_dir):
+    a, b, c = make(fake_data_dir), make(fake_data_dir), make(fake_data_dir, split_seed=1)
+    assert torch.equal(a.datasets["val"].images, b.datasets["val"].images)
+    assert not torch.equal(a.datasets["val"].images, c.datasets["val"].images)
+    train_rows = {bytes(x.numpy()) for x in a.datasets["train"].images}
+    assert not any(bytes(x.numpy()) in train_rows for x in a.datasets["val"].images)
+
+
+def test_batches_are_normalised_float_images(fake_data_dir):
+    datamodule = make(fake_data_dir, batch_size=32)
+    images, labels = next(iter(datamodule.train_dataloader()))
+    assert images.dtype == torch.uint8 and images.shape == (32, 1, 28, 28)
+    images, labels = datamodule.on_after_batch_transfer((images, labels), 0)
+    assert images.dtype == torch.float32 and labels.dtype == torch.int64
+    assert images.min() >= -fashion_mnist.MEAN / fashion_mnist.STD - 1e-5
+
+
+def test_three_channels_and_resizing_for_other_networks(fake_data_dir):
+    datamodule = make(fake_data_dir, channels=3, image_size=32)
+    batch = next(iter(datamodule.test_dataloader()))
+    images, _ = datamodule.on_after_batch_transfer(batch, 0)
+    assert images.shape == (100, 3, 32, 32)
+
+
+def test_class_names_are_fashion_mnists():
+    datamodule = FashionMNISTDataModule("unused")
+    assert datamodule.class_names[0] == "T-shirt/top" and datamodule.class_names[9] == "Ankle boot"
+
+
+def test_offline_download_failure_says_where_to_put_which_files(tmp_path, monkeypatch, caplog):
+    def offline(url, **kwargs):
+        raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr("torchvision.datasets.utils.download_url", offline)
+    datamodule = FashionMNISTDataModule(str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError) as error:
+        datamodule.prepare_data()
+    message = str(error.value)
+    assert str(tmp_path / "empty" / "FashionMNIST" / "raw") in message
+    for name in (
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ):
+        assert name in message
+    assert "DATA_DIR" in message
+    assert "name resolution" in caplog.text
+
+
+def test_download_off_and_files_missing(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"download is off \(data.download=false\)"):
+        FashionMNISTDataModule(str(tmp_path), download=False).prepare_data()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_classes": 5}, "data.num_classes=10"),
+        ({"channels": 2}, "data.channels must be 1 or 3"),
+        ({"val_size": 0}, "data.val_size"),
+    ],
+)
+def test_bad_settings_name_the_config_key(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        FashionMNISTDataModule("unused", **kwargs)
+
+
+@pytest.mark.real_data
+def test_real_files_decode_to_the_official_sizes(real_data_dir):
+    datamodule = FashionMNISTDataModule(str(real_data_dir))
+    datamodule.setup()
+    assert [len(datamodule.datasets[s]) for s in ("train", "val", "test")] == [55_000, 5_000, 10_000]
+    assert torch.bincount(datamodule.datasets["test"].labels).tolist() == [1000] * 10

@@ -1,0 +1,80 @@
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from lightning_hydra_template.builders import build
+from lightning_hydra_template.models.classifier import ImageClassifier
+from lightning_hydra_template.models.mlp import MLP
+
+from ..test_configs import options
+
+
+def tiny_model(**kwargs) -> ImageClassifier:
+    return ImageClassifier(MLP(1, 28, 10, hidden_sizes=[16]), num_classes=10, **kwargs)
+
+
+def fit_briefly(model: ImageClassifier, epochs: int = 2) -> L.Trainer:
+    generator = torch.Generator().manual_seed(0)
+    data = TensorDataset(torch.randn(24, 1, 28, 28, generator=generator), torch.arange(24) % 10)
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(model, DataLoader(data, batch_size=8), DataLoader(data, batch_size=8))
+    return trainer
+
+
+@pytest.mark.parametrize("option", options("optimizer"))
+def test_every_optimizer_updates_the_weights(compose_config, option):
+    cfg = compose_config([f"optimizer={option}"])
+    model = tiny_model(optimizer=build(cfg.optimizer))
+    before = [p.detach().clone() for p in model.parameters()]
+    fit_briefly(model, epochs=1)
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+SCHEDULER_OVERRIDES = {
+    "step": ["scheduler.factory.step_size=1"],
+    "plateau": ["scheduler.factory.patience=0", "scheduler.factory.threshold=1.0"],
+}
+
+
+@pytest.mark.parametrize("option", [o for o in options("scheduler") if o != "none"])
+def test_every_scheduler_changes_the_learning_rate(compose_config, option):
+    cfg = compose_config([f"scheduler={option}", "optimizer=sgd", *SCHEDULER_OVERRIDES.get(option, [])])
+    model = tiny_model(optimizer=build(cfg.optimizer), scheduler=build(cfg.scheduler))
+    trainer = fit_briefly(model)
+    config = trainer.lr_scheduler_configs[0]
+    assert config.interval == cfg.scheduler.interval
+    assert trainer.optimizers[0].param_groups[0]["lr"] != pytest.approx(cfg.optimizer.lr)
+
+
+def test_schedules_over_the_run_get_the_total_step_count(compose_config):
+    cfg = compose_config(["scheduler=onecycle"])
+    model = tiny_model(optimizer=build(cfg.optimizer), scheduler=build(cfg.scheduler))
+    trainer = fit_briefly(model, epochs=2)
+    assert trainer.lr_scheduler_configs[0].scheduler.total_steps == 2 * 3  # 2 epochs x 3 batches
+
+
+def test_best_validation_accuracy_is_the_maximum_over_epochs():
+    model = tiny_model(optimizer=lambda params: torch.optim.SGD(params, lr=0.0))
+    trainer = fit_briefly(model, epochs=2)
+    assert trainer.callback_metrics["val/acc_best"] >= trainer.callback_metrics["val/acc"]
+
+
+def test_no_optimizer_is_a_clear_error():
+    with pytest.raises(ValueError, match="optimizer"):
+        fit_briefly(tiny_model())
+
+
+def test_predictions_carry_class_names():
+    model = tiny_model(class_names=[f"class {i}" for i in range(10)])
+    out = model.predict_step((torch.randn(3, 1, 28, 28), torch.zeros(3)), 0)
+    assert len(out["label"]) == 3 and all(label.startswith("class ") for label in out["label"])
+    assert out["confidence"].le(1).all()

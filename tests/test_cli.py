@@ -1,0 +1,113 @@
+"""train.py and eval.py run as a user runs them, in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lightning_hydra_template.project import PROJECT_ROOT
+
+
+def run(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_help_lists_the_groups_without_importing_torch():
+    started = time.perf_counter()
+    result = run("-X", "importtime", "train.py", "--help")
+    elapsed = time.perf_counter() - started
+    assert result.returncode == 0
+    assert "experiment: cnn, lstm, mlp" in result.stdout
+    imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
+    assert not {"torch", "lightning"} & imported
+    assert elapsed < 10  # generous: the budget of 1.5 s is checked by hand, machines here are shared
+
+
+def test_cfg_job_prints_the_composed_experiment():
+    result = run("train.py", "experiment=cnn", "--cfg", "job")
+    assert result.returncode == 0, result.stderr
+    assert "lightning_hydra_template.models.cnn.CNN" in result.stdout
+
+
+def test_unknown_experiment_lists_the_available_ones():
+    result = run("train.py", "experiment=resnet", "--cfg", "job")
+    assert result.returncode != 0
+    assert "Could not find 'experiment/resnet'" in result.stderr
+    assert "cnn" in result.stderr and "mlp" in result.stderr
+
+
+def test_missing_data_offline_says_where_to_put_the_files(tmp_path):
+    result = run(
+        "train.py", f"data.data_dir={tmp_path}", "data.download=false", f"hydra.run.dir={tmp_path / 'run'}"
+    )
+    assert result.returncode != 0
+    assert f"FashionMNIST files missing from {tmp_path / 'FashionMNIST' / 'raw'}" in result.stderr
+    assert "t10k-labels-idx1-ubyte.gz" in result.stderr
+
+
+@pytest.mark.slow
+def test_train_then_eval_from_the_command_line(fake_data_dir, tmp_path):
+    result = run(
+        "train.py",
+        "experiment=mlp",
+        "debug=fast",
+        "data.val_size=100",
+        "model.net.hidden_sizes=[24]",
+        "trainer.accelerator=cpu",
+        f"hydra.run.dir={tmp_path / 'train'}",
+        env={"DATA_DIR": str(fake_data_dir)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "train" / "metrics.json").read_text())
+    assert (tmp_path / "train" / ".hydra" / "config.yaml").is_file()
+    assert "Training failed" not in (tmp_path / "train" / "train.log").read_text()
+
+    # No overrides retyped: the 24-unit network comes from the run's saved config.
+    result = run(
+        "eval.py",
+        f"ckpt_path={summary['best_checkpoint']}",
+        f"hydra.run.dir={tmp_path / 'eval'}",
+        "trainer.accelerator=cpu",
+        env={"DATA_DIR": str(fake_data_dir)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    evaluated = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert evaluated["metrics"]["test/acc"] == pytest.approx(summary["metrics"]["test/acc"])
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_real_fashion_mnist_smoke(real_data_dir, tmp_path):
+    result = run(
+        "train.py",
+        "experiment=cnn",
+        "debug=fast",
+        f"hydra.run.dir={tmp_path}",
+        env={"DATA_DIR": str(real_data_dir)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
+    assert metrics["test/acc"] > 0.1  # 5 batches of training beat chance on the real test set
+
+
+def test_a_crash_is_logged_to_the_run_folder(fake_data_dir, tmp_path):
+    result = run(
+        "train.py",
+        "debug=fast",
+        "model.net.channels=[8,8,8,8,8,8]",
+        f"hydra.run.dir={tmp_path}",
+        env={"DATA_DIR": str(fake_data_dir)},
+    )
+    assert result.returncode != 0
+    log = (tmp_path / "train.log").read_text()
+    assert "Training failed" in log and "model.net.channels" in log

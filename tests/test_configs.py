@@ -1,0 +1,94 @@
+"""Every option of every config group composes, matches its target's signature, and builds."""
+
+import importlib
+import inspect
+
+import pytest
+from omegaconf import OmegaConf
+
+from lightning_hydra_template.builders import build, build_each
+from lightning_hydra_template.project import CONFIG_DIR
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+def targets(node, path="") -> list[tuple[str, dict]]:
+    """Every `_target_` node in a config, with its path."""
+    found = []
+    if isinstance(node, dict):
+        if "_target_" in node:
+            found.append((path, node))
+        for key, value in node.items():
+            found += targets(value, f"{path}.{key}".strip("."))
+    return found
+
+
+def assert_matches_signature(path: str, node: dict) -> None:
+    module, _, name = node["_target_"].rpartition(".")
+    target = getattr(importlib.import_module(module), name)
+    parameters = inspect.signature(target).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return
+    unknown = {k for k in node if not k.startswith("_")} - set(parameters)
+    assert not unknown, f"{path}: {node['_target_']} takes no {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_experiments_compose_and_build(compose_config, experiment):
+    cfg = compose_config([f"experiment={experiment}"])
+    for path, node in targets(OmegaConf.to_container(cfg, resolve=True)):
+        if not path.startswith("hydra"):
+            assert_matches_signature(path, node)
+    datamodule = build(cfg.data)
+    model = build(
+        cfg.model, optimizer=build(cfg.optimizer), scheduler=build(cfg.scheduler) if cfg.scheduler else None
+    )
+    assert model.net is not None and datamodule.batch_size == cfg.data.batch_size
+
+
+GROUPS = ["data", "model", "optimizer", "scheduler", "trainer", "callbacks", "logger", "debug"]
+
+
+@pytest.mark.parametrize(("group", "option"), [(g, o) for g in GROUPS for o in options(g)])
+def test_every_group_option_composes_and_matches_its_targets(compose_config, group, option):
+    cfg = compose_config([f"{group}={option}"])
+    nodes = [
+        (p, n) for p, n in targets(OmegaConf.to_container(cfg, resolve=True)) if not p.startswith("hydra")
+    ]
+    assert nodes
+    for path, node in nodes:
+        assert_matches_signature(path, node)
+
+
+@pytest.mark.parametrize("option", options("optimizer"))
+def test_optimizers_build_as_partials(compose_config, option):
+    cfg = compose_config([f"optimizer={option}"])
+    import torch
+
+    optimizer = build(cfg.optimizer)([torch.nn.Parameter(torch.zeros(2))])
+    assert optimizer.defaults["lr"] == cfg.optimizer.lr
+
+
+@pytest.mark.parametrize("option", ["default", "cpu"])
+def test_cpu_trainers_build_with_callbacks_and_loggers(compose_config, option):
+    cfg = compose_config([f"trainer={option}", "logger=tensorboard_csv", "callbacks=default"], fast=False)
+    trainer = build(cfg.trainer, callbacks=build_each(cfg.callbacks), logger=build_each(cfg.logger))
+    assert {type(logger).__name__ for logger in trainer.loggers} == {"TensorBoardLogger", "CSVLogger"}
+    assert trainer.checkpoint_callback.monitor == "val/acc"
+
+
+def test_data_dir_comes_from_the_environment(monkeypatch, tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose("train")
+    assert cfg.data.data_dir == str(tmp_path)
+
+
+def test_early_stopping_can_be_added_to_the_default_callbacks(compose_config):
+    cfg = compose_config(["+callbacks@callbacks.early_stopping=early_stopping"])
+    callbacks = build_each(cfg.callbacks)
+    assert {type(c).__name__ for c in callbacks} >= {"EarlyStopping", "ModelCheckpoint"}

@@ -1,0 +1,82 @@
+"""The train and eval tasks end to end, in process, on the small generated dataset."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_hydra_template.evaluate import evaluate
+from lightning_hydra_template.train import objective, train
+
+# Small versions of each experiment's network, so a run takes a second or two.
+SMALL = {
+    "mlp": ["model.net.hidden_sizes=[32]"],
+    "cnn": ["model.net.channels=[8,16]", "model.net.hidden_size=16"],
+    "lstm": ["model.net.hidden_size=16"],
+}
+
+
+def run_train(compose_config, experiment: str, *overrides: str) -> dict:
+    cfg = compose_config([f"experiment={experiment}", *SMALL[experiment], *overrides])
+    return train(cfg)
+
+
+@pytest.mark.parametrize("experiment", ["mlp", "cnn", "lstm"])
+def test_a_few_batches_write_checkpoint_events_and_metrics(compose_config, experiment):
+    summary = run_train(compose_config, experiment)
+    run_dir = Path(summary["run_dir"])
+    assert Path(summary["best_checkpoint"]) == run_dir / "checkpoints" / "best.ckpt"
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    assert (run_dir / "resolved_config.yaml").is_file()
+    written = json.loads((run_dir / "metrics.json").read_text())
+    assert written == json.loads(json.dumps(summary))
+    for name in ("val/acc", "val/acc_best", "val/f1", "train/loss", "test/acc", "test/f1", "test/loss"):
+        assert 0.0 <= summary["metrics"][name] < 100, name
+    assert "test/acc/Ankle boot" in summary["metrics"]
+
+
+def test_checkpoints_load_with_torchs_safe_default(compose_config):
+    summary = run_train(compose_config, "mlp", "scheduler=cosine", "logger=tensorboard_csv")
+    checkpoint = torch.load(summary["best_checkpoint"])  # weights_only=True since torch 2.6
+    assert "state_dict" in checkpoint and "lr_schedulers" in checkpoint
+
+
+def test_eval_reuses_the_runs_config_and_reproduces_its_test_metrics(compose_config):
+    # A non-default width: eval must rebuild it from the run's saved config, not from model/cnn.yaml.
+    summary = run_train(compose_config, "cnn", "model.net.hidden_size=24")
+    run_dir = Path(summary["run_dir"])
+    hydra_dir = run_dir / ".hydra"
+    hydra_dir.mkdir()
+    from omegaconf import OmegaConf
+
+    # What Hydra saves beside every run (this in-process test bypasses hydra.main).
+    OmegaConf.save(OmegaConf.load(run_dir / "resolved_config.yaml"), hydra_dir / "config.yaml")
+
+    cfg = compose_config([f"ckpt_path={summary['best_checkpoint']}"], config_name="eval", fast=False)
+    result = evaluate(cfg)
+    for name in ("test/acc", "test/f1", "test/loss"):
+        assert result["metrics"][name] == pytest.approx(summary["metrics"][name], abs=1e-6)
+    assert json.loads((Path(result["run_dir"]) / "metrics.json").read_text())["checkpoint"]
+
+
+def test_eval_of_a_missing_checkpoint_says_where_checkpoints_are(compose_config, tmp_path):
+    cfg = compose_config([f"ckpt_path={tmp_path / 'nope.ckpt'}"], config_name="eval", fast=False)
+    with pytest.raises(FileNotFoundError, match="checkpoints/"):
+        evaluate(cfg)
+
+
+def test_resume_from_last_checkpoint_continues_the_epoch_count(compose_config):
+    first = run_train(compose_config, "mlp", "test=false")
+    last = Path(first["run_dir"]) / "checkpoints" / "last.ckpt"
+    resumed = run_train(compose_config, "mlp", f"ckpt_path={last}", "trainer.max_epochs=2", "test=false")
+    assert (first["epochs"], resumed["epochs"]) == (1, 2)
+
+
+def test_objective_is_the_named_metric_or_a_clear_error():
+    summary = {"metrics": {"val/acc_best": 0.9, "test/acc": 0.8}}
+    assert objective(summary, "val/acc_best") == 0.9
+    assert objective(summary, None) is None
+    with pytest.raises(KeyError, match="choose one of: val/acc_best, test/acc"):
+        objective(summary, "val/accuracy")

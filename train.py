@@ -1,0 +1,6 @@
+"""Train a model: python train.py experiment=cnn (see README.md)."""
+
+from lightning_hydra_template.train import main
+
+if __name__ == "__main__":
+    main()
