@@ -55,6 +55,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     from .builders import build, build_each
     from .config_tree import print_config_tree
+    from .lightning_logging import route_lightning_logs_to_hydra
     from .run_summary import print_summary, scalar_metrics, write_metrics
 
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
@@ -64,6 +65,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             "logs/train/runs/<run>/checkpoints/ (best.ckpt and last.ckpt)."
         )
     cfg = with_run_config(cfg, checkpoint, command_line_keys())
+    route_lightning_logs_to_hydra()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)

@@ -25,8 +25,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     from .builders import build, build_each
     from .config_tree import print_config_tree
+    from .lightning_logging import route_lightning_logs_to_hydra
     from .run_summary import log_hparams, print_summary, scalar_metrics, write_metrics
 
+    route_lightning_logs_to_hydra()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     started = time.perf_counter()
     if cfg.get("seed") is not None:

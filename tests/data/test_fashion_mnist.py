@@ -123,3 +123,9 @@ def test_real_files_decode_to_the_official_sizes(real_data_dir):
     datamodule.setup()
     assert [len(datamodule.datasets[s]) for s in ("train", "val", "test")] == [55_000, 5_000, 10_000]
     assert torch.bincount(datamodule.datasets["test"].labels).tolist() == [1000] * 10
+
+
+def test_validation_split_larger_than_the_data_is_a_clear_error(fake_data_dir):
+    datamodule = FashionMNISTDataModule(str(fake_data_dir), val_size=400)
+    with pytest.raises(ValueError, match=r"data.val_size=400 leaves no training images out of 400"):
+        datamodule.setup("fit")

@@ -112,6 +112,11 @@ class FashionMNISTDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit", "validate") and "train" not in self.datasets:
             full = self._load("train")
+            if self.val_size >= len(full):
+                raise ValueError(
+                    f"data.val_size={self.val_size} leaves no training images out of {len(full)}; "
+                    "lower it."
+                )
             order = torch.randperm(len(full), generator=torch.Generator().manual_seed(self.split_seed))
             train_idx, val_idx = order[: -self.val_size], order[-self.val_size :]
             self.datasets["train"] = InMemoryImages(full.images[train_idx], full.labels[train_idx])
