@@ -114,8 +114,7 @@ class FashionMNISTDataModule(L.LightningDataModule):
             full = self._load("train")
             if self.val_size >= len(full):
                 raise ValueError(
-                    f"data.val_size={self.val_size} leaves no training images out of {len(full)}; "
-                    "lower it."
+                    f"data.val_size={self.val_size} leaves no training images out of {len(full)}; lower it."
                 )
             order = torch.randperm(len(full), generator=torch.Generator().manual_seed(self.split_seed))
             train_idx, val_idx = order[: -self.val_size], order[-self.val_size :]
