@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -111,3 +112,23 @@ def test_a_crash_is_logged_to_the_run_folder(fake_data_dir, tmp_path):
     assert result.returncode != 0
     log = (tmp_path / "train.log").read_text()
     assert "Training failed" in log and "model.net.channels" in log
+
+
+@pytest.mark.slow
+def test_multirun_writes_one_folder_per_job(fake_data_dir, tmp_path):
+    result = run(
+        "train.py",
+        "-m",
+        "experiment=mlp",
+        "debug=fast",
+        "data.val_size=100",
+        "model.net.hidden_sizes=[16]",
+        "seed=1,2",
+        "trainer.accelerator=cpu",
+        f"hydra.sweep.dir={tmp_path}",
+        env={"DATA_DIR": str(fake_data_dir)},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = [json.loads((tmp_path / str(job) / "metrics.json").read_text()) for job in (0, 1)]
+    assert [Path(r["run_dir"]).name for r in runs] == ["0", "1"]
+    assert all(Path(r["best_checkpoint"]).is_file() for r in runs)

@@ -41,6 +41,8 @@ def test_checkpoints_load_with_torchs_safe_default(compose_config):
     summary = run_train(compose_config, "mlp", "scheduler=cosine", "logger=tensorboard_csv")
     checkpoint = torch.load(summary["best_checkpoint"])  # weights_only=True since torch 2.6
     assert "state_dict" in checkpoint and "lr_schedulers" in checkpoint
+    # The best validation accuracy so far travels with the weights, for resumed runs.
+    assert "val_acc_best.max_value" in checkpoint["state_dict"]
 
 
 def test_eval_reuses_the_runs_config_and_reproduces_its_test_metrics(compose_config):
@@ -69,9 +71,12 @@ def test_eval_of_a_missing_checkpoint_says_where_checkpoints_are(compose_config,
 
 def test_resume_from_last_checkpoint_continues_the_epoch_count(compose_config):
     first = run_train(compose_config, "mlp", "test=false")
-    last = Path(first["run_dir"]) / "checkpoints" / "last.ckpt"
+    # A resumed run gets a folder of its own, as a new `python train.py ckpt_path=...` would.
+    first_dir = Path(first["run_dir"]).rename(Path(first["run_dir"]).with_name("first"))
+    last = first_dir / "checkpoints" / "last.ckpt"
     resumed = run_train(compose_config, "mlp", f"ckpt_path={last}", "trainer.max_epochs=2", "test=false")
     assert (first["epochs"], resumed["epochs"]) == (1, 2)
+    assert resumed["metrics"]["val/acc_best"] >= first["metrics"]["val/acc_best"]
 
 
 def test_objective_is_the_named_metric_or_a_clear_error():

@@ -52,6 +52,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test `cfg.ckpt_path`; return the summary also written to this run's `metrics.json`."""
     import lightning as L
     from hydra.core.hydra_config import HydraConfig
+    from lightning.pytorch.utilities import rank_zero_only
 
     from .builders import build, build_each
     from .config_tree import print_config_tree
@@ -67,6 +68,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     cfg = with_run_config(cfg, checkpoint, command_line_keys())
     route_lightning_logs_to_hydra()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if rank_zero_only.rank == 0:
+        print_config_tree(cfg, save_dir=run_dir)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
@@ -75,8 +78,6 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     trainer: L.Trainer = build(
         cfg.trainer, callbacks=build_each(cfg.get("callbacks")), logger=build_each(cfg.get("logger")) or False
     )
-    if trainer.is_global_zero:
-        print_config_tree(cfg, save_dir=run_dir)
     with warnings.catch_warnings():
         # Lightning asks for the callbacks that wrote the checkpoint; testing needs none of them.
         warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`")

@@ -22,6 +22,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     # Heavy imports live here so that --help and --cfg never load torch.
     import lightning as L
     from hydra.core.hydra_config import HydraConfig
+    from lightning.pytorch.utilities import rank_zero_only
 
     from .builders import build, build_each
     from .config_tree import print_config_tree
@@ -31,6 +32,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     route_lightning_logs_to_hydra()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     started = time.perf_counter()
+    if rank_zero_only.rank == 0:  # before building anything, so a bad config is on screen too
+        print_config_tree(cfg, save_dir=run_dir)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
@@ -40,8 +43,6 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks = build_each(cfg.get("callbacks"))
     loggers = build_each(cfg.get("logger"))
     trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    if trainer.is_global_zero:
-        print_config_tree(cfg, save_dir=run_dir)
 
     metrics: dict[str, float] = {}
     if cfg.get("train"):

@@ -54,6 +54,7 @@ class ImageClassifier(L.LightningModule):
         self.test_metrics = _stage_metrics(num_classes, "test")
         self.test_class_acc = MulticlassAccuracy(num_classes, average="none")
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # saved in checkpoints, so a resumed run keeps its best
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
@@ -64,9 +65,12 @@ class ImageClassifier(L.LightningModule):
             self.class_names = list(names)
 
     def on_train_start(self) -> None:
-        self.val_acc_best.reset()  # forget the sanity check's validation
+        if self.trainer.ckpt_path is None:
+            self.val_acc_best.reset()  # forget the sanity check of untrained weights
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], metrics: MetricCollection) -> torch.Tensor:
+    def _step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], metrics: MetricCollection
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch
         logits = self.net(images)
         loss = F.cross_entropy(logits, labels)
