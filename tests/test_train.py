@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from lightning_hydra_template.errors import ConfigError
 from lightning_hydra_template.evaluate import evaluate
 from lightning_hydra_template.train import objective, train
 
@@ -83,5 +84,5 @@ def test_objective_is_the_named_metric_or_a_clear_error():
     summary = {"metrics": {"val/acc_best": 0.9, "test/acc": 0.8}}
     assert objective(summary, "val/acc_best") == 0.9
     assert objective(summary, None) is None
-    with pytest.raises(KeyError, match="choose one of: val/acc_best, test/acc"):
+    with pytest.raises(ConfigError, match="choose one of: val/acc_best, test/acc"):
         objective(summary, "val/accuracy")

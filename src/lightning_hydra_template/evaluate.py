@@ -11,6 +11,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from .errors import MissingFileError, reported_errors
 from .project import CONFIG_DIR, export_project_root
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
     if not checkpoint.is_file():
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"ckpt_path={cfg.ckpt_path} does not exist. Checkpoints are in "
             "logs/train/runs/<run>/checkpoints/ (best.ckpt and last.ckpt)."
         )
@@ -96,7 +97,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
 def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
+    with reported_errors("Evaluation"):
+        evaluate(cfg)
 
 
 export_project_root()

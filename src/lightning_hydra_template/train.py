@@ -12,6 +12,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from .errors import ConfigError, reported_errors
 from .project import CONFIG_DIR, export_project_root
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ def objective(summary: dict[str, Any], name: str | None) -> float | None:
     if not name:
         return None
     if name not in summary["metrics"]:
-        raise KeyError(
+        raise ConfigError(
             f"optimized_metric={name!r} was not logged by this run; "
             f"choose one of: {', '.join(summary['metrics'])}."
         )
@@ -86,12 +87,9 @@ def objective(summary: dict[str, Any], name: str | None) -> float | None:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Entry point: returns `optimized_metric` for Hydra sweepers."""
-    try:
+    with reported_errors("Training"):
         summary = train(cfg)
-    except Exception:
-        log.exception("Training failed; what was saved so far stays in the run folder.")
-        raise
-    return objective(summary, cfg.get("optimized_metric"))
+        return objective(summary, cfg.get("optimized_metric"))
 
 
 export_project_root()

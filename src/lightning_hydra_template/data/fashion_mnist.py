@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from ..errors import ConfigError, MissingFileError
 from .batch_transforms import random_crop, random_horizontal_flip, to_normalized_float
 from .idx import read_idx
 from .in_memory import InMemoryImages, keep_batch
@@ -51,11 +52,11 @@ class FashionMNISTDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         if num_classes != len(CLASS_NAMES):
-            raise ValueError(f"FashionMNIST has {len(CLASS_NAMES)} classes; set data.num_classes=10.")
+            raise ConfigError(f"FashionMNIST has {len(CLASS_NAMES)} classes; set data.num_classes=10.")
         if channels not in (1, 3):
-            raise ValueError(f"data.channels must be 1 or 3, got {channels}.")
+            raise ConfigError(f"data.channels must be 1 or 3, got {channels}.")
         if not 0 < val_size < 60_000:
-            raise ValueError(f"data.val_size must be between 1 and 59999, got {val_size}.")
+            raise ConfigError(f"data.val_size must be between 1 and 59999, got {val_size}.")
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
@@ -93,7 +94,7 @@ class FashionMNISTDataModule(L.LightningDataModule):
             _download(self.raw_dir)
         missing = self._missing()
         if missing:
-            raise FileNotFoundError(
+            raise MissingFileError(
                 f"FashionMNIST files missing from {self.raw_dir}: {', '.join(missing)}.\n"
                 f"The download {'failed' if self.download else 'is off (data.download=false)'}. "
                 "Put these four files there (gzipped or not):\n  "
@@ -113,7 +114,7 @@ class FashionMNISTDataModule(L.LightningDataModule):
         if stage in (None, "fit", "validate") and "train" not in self.datasets:
             full = self._load("train")
             if self.val_size >= len(full):
-                raise ValueError(
+                raise ConfigError(
                     f"data.val_size={self.val_size} leaves no training images out of {len(full)}; lower it."
                 )
             order = torch.randperm(len(full), generator=torch.Generator().manual_seed(self.split_seed))

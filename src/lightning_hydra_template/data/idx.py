@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import DataError
+
 # The third byte of the magic number names the element type; MNIST-style data is uint8 only.
 _UINT8 = 0x08
 
@@ -16,15 +18,15 @@ def read_idx(path: Path) -> torch.Tensor:
     with opener(path, "rb") as f:
         data = f.read()
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{path} is not an IDX file (bad magic number); re-download it.")
+        raise DataError(f"{path} is not an IDX file (bad magic number); re-download it.")
     if data[2] != _UINT8:
-        raise ValueError(f"{path}: IDX element type {data[2]:#x} is not uint8.")
+        raise DataError(f"{path}: IDX element type {data[2]:#x} is not uint8.")
     ndim = data[3]
     header_end = 4 + 4 * ndim
     shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = int(np.prod(shape))
     if len(data) - header_end != expected:
-        raise ValueError(
+        raise DataError(
             f"{path} is truncated or corrupt: header says {shape} ({expected} bytes), "
             f"file holds {len(data) - header_end}; delete it and re-download."
         )

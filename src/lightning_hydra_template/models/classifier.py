@@ -10,6 +10,7 @@ from torch.optim import Optimizer
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+from ..errors import ConfigError
 from ..optim.lr_schedule import LRSchedule
 from ..optim.param_groups import apply_lr_multipliers, param_groups
 
@@ -121,7 +122,7 @@ class ImageClassifier(L.LightningModule):
 
     def configure_optimizers(self) -> Optimizer | dict:
         if self.optimizer_factory is None:
-            raise ValueError(
+            raise ConfigError(
                 "ImageClassifier needs an optimizer to train; pass optimizer=... (config group optimizer/)."
             )
         groups = param_groups(self.net, self.decay_norm_and_bias, self.lr_multipliers)

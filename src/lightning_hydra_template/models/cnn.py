@@ -5,6 +5,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..errors import ConfigError
+
 
 def conv_block(in_channels: int, out_channels: int, convs: int) -> nn.Sequential:
     """`convs` x (3x3 conv, BN, ReLU), then halve the resolution."""
@@ -36,7 +38,7 @@ class CNN(nn.Module):
         super().__init__()
         side = image_size // 2 ** len(channels)
         if side < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"{len(channels)} pooling blocks shrink a {image_size}px image to nothing; "
                 f"use fewer entries in model.net.channels or a larger data.image_size."
             )

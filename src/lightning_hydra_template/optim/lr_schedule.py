@@ -5,6 +5,8 @@ from collections.abc import Callable
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
+from ..errors import ConfigError
+
 
 class LRSchedule:
     """What a `scheduler/*.yaml` config builds.
@@ -25,9 +27,9 @@ class LRSchedule:
         total_steps_arg: str | None = None,
     ) -> None:
         if interval not in ("step", "epoch"):
-            raise ValueError(f"scheduler.interval must be 'step' or 'epoch', got {interval!r}.")
+            raise ConfigError(f"scheduler.interval must be 'step' or 'epoch', got {interval!r}.")
         if total_steps_arg and interval != "step":
-            raise ValueError(
+            raise ConfigError(
                 f"scheduler.total_steps_arg={total_steps_arg!r} counts optimizer steps, "
                 "so scheduler.interval must be 'step'."
             )

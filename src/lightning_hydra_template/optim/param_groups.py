@@ -4,6 +4,8 @@ from collections.abc import Mapping
 
 from torch import nn
 
+from ..errors import ConfigError
+
 
 def _multiplier(name: str, lr_multipliers: Mapping[str, float]) -> float:
     """The multiplier of the longest prefix (`features`, `features.0`...) that owns `name`."""
@@ -28,7 +30,7 @@ def param_groups(
     unmatched = [p for p in lr_multipliers if not any(n == p or n.startswith(p + ".") for n in names)]
     if unmatched:
         children = ", ".join(name for name, _ in module.named_children())
-        raise ValueError(
+        raise ConfigError(
             f"model.lr_multipliers names {unmatched}, which own no parameters; "
             f"use submodule names such as: {children}."
         )
