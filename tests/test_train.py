@@ -38,6 +38,18 @@ def test_a_few_batches_write_checkpoint_events_and_metrics(compose_config, exper
     assert "test/acc/Ankle boot" in summary["metrics"]
 
 
+def test_tensorboard_gets_curves_and_the_hparams_tab(compose_config):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    summary = run_train(compose_config, "mlp")
+    events = EventAccumulator(str(Path(summary["run_dir"]) / "tensorboard"))
+    events.Reload()
+    scalars = events.Tags()["scalars"]
+    assert {"train/loss_step", "val/acc", "val/acc_best", "test/acc"} <= set(scalars)
+    assert "hp/test_acc" in scalars  # the HParams tab's metric columns
+    assert "_hparams_/session_start_info" in events.PluginTagToContent("hparams")
+
+
 def test_checkpoints_load_with_torchs_safe_default(compose_config):
     summary = run_train(compose_config, "mlp", "scheduler=cosine", "logger=tensorboard_csv")
     checkpoint = torch.load(summary["best_checkpoint"])  # weights_only=True since torch 2.6
