@@ -39,3 +39,42 @@ def random_horizontal_flip(images: torch.Tensor, generator: torch.Generator | No
     """Mirror each image left-right with probability 1/2."""
     flip = torch.rand(images.shape[0], device=images.device, generator=generator) < 0.5
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
+
+
+class BatchPreprocessor:
+    """What a datamodule does to each uint8 batch on its device: augment (training), normalise, resize.
+
+    `transforms` are extra torchvision v2 transforms for training, applied image by image so each
+    draws its own random parameters (v2 given a whole batch would draw one for all).
+    """
+
+    def __init__(
+        self,
+        mean: float | tuple[float, ...],
+        std: float | tuple[float, ...],
+        crop_padding: int = 0,
+        horizontal_flip: bool = False,
+        transforms: list | None = None,
+        channels: int | None = None,
+        image_size: int | None = None,
+    ) -> None:
+        self.mean, self.std = mean, std
+        self.crop_padding = crop_padding
+        self.horizontal_flip = horizontal_flip
+        self.transforms = list(transforms or [])
+        self.channels = channels
+        self.image_size = image_size
+
+    def __call__(self, images: torch.Tensor, training: bool) -> torch.Tensor:
+        if training:
+            images = random_crop(images, self.crop_padding)
+            if self.horizontal_flip:
+                images = random_horizontal_flip(images)
+            for transform in self.transforms:
+                images = torch.stack([transform(image) for image in images])
+        images = to_normalized_float(images, self.mean, self.std)
+        if self.channels is not None and self.channels != images.shape[1]:
+            images = images.expand(-1, self.channels, -1, -1)  # grey -> RGB without a copy
+        if self.image_size is not None and self.image_size != images.shape[-1]:
+            images = F.interpolate(images, size=self.image_size, mode="bilinear", align_corners=False)
+        return images

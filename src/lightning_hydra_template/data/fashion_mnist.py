@@ -5,11 +5,10 @@ from pathlib import Path
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from ..errors import ConfigError, MissingFileError
-from .batch_transforms import random_crop, random_horizontal_flip, to_normalized_float
+from .batch_transforms import BatchPreprocessor
 from .idx import read_idx
 from .in_memory import InMemoryImages, keep_batch
 
@@ -66,10 +65,9 @@ class FashionMNISTDataModule(L.LightningDataModule):
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
         self.download = download
-        self.crop_padding = crop_padding
-        self.horizontal_flip = horizontal_flip
-        self.channels = channels
-        self.image_size = image_size
+        self.preprocess = BatchPreprocessor(
+            MEAN, STD, crop_padding, horizontal_flip, channels=channels, image_size=image_size
+        )
         self.class_names = list(CLASS_NAMES)
         self.datasets: dict[str, InMemoryImages] = {}
 
@@ -152,16 +150,8 @@ class FashionMNISTDataModule(L.LightningDataModule):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Augment (training only) and normalise on the batch's device: uint8 in, float32 out."""
         images, labels = batch
-        if self.trainer is not None and self.trainer.training:
-            images = random_crop(images, self.crop_padding)
-            if self.horizontal_flip:
-                images = random_horizontal_flip(images)
-        images = to_normalized_float(images, MEAN, STD)
-        if self.channels == 3:
-            images = images.expand(-1, 3, -1, -1)
-        if self.image_size != images.shape[-1]:
-            images = F.interpolate(images, size=self.image_size, mode="bilinear", align_corners=False)
-        return images, labels
+        training = self.trainer is not None and self.trainer.training
+        return self.preprocess(images, training), labels
 
 
 def _download(raw_dir: Path) -> None:
