@@ -9,7 +9,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lightning_hydra_template.data.idx import write_idx
 from lightning_hydra_template.project import CONFIG_DIR, PROJECT_ROOT, export_project_root
@@ -55,7 +55,6 @@ def fake_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # Small and quick: a few batches of tiny networks on the fake data.
 FAST = [
     "debug=fast",
-    "data.val_size=100",
     "trainer.accelerator=cpu",
 ]
 
@@ -64,8 +63,25 @@ FAST = [
 QUIET = ("rich_progress_bar", "rich_model_summary")
 
 
+@pytest.fixture(scope="session")
+def csv_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 3-class CSV image dataset (RGB JPEGs, string labels, a header)."""
+    from .csv_datasets import rgb_jpegs_with_names
+
+    return rgb_jpegs_with_names(tmp_path_factory.mktemp("csv_images"), per_class=10)
+
+
+def point_at_small_data(data: DictConfig, csv_dataset: Path, cache_dir: Path) -> None:
+    """Size the data config for the small generated datasets, unless a test set it already."""
+    if data._target_.endswith("FashionMNISTDataModule"):
+        data.val_size = 100  # of 400 training images
+    elif data._target_.endswith("CSVImageDataModule") and OmegaConf.is_missing(data, "csv_path"):
+        data.csv_path = str(csv_dataset)
+        data.cache_dir = str(cache_dir)
+
+
 @pytest.fixture
-def compose_config(tmp_path: Path, fake_data_dir: Path) -> Callable[..., DictConfig]:
+def compose_config(tmp_path: Path, fake_data_dir: Path, csv_dataset: Path) -> Callable[..., DictConfig]:
     """Compose `train.yaml` (or `eval.yaml`) with overrides, its run folder in `tmp_path`."""
     export_project_root()
 
@@ -79,6 +95,8 @@ def compose_config(tmp_path: Path, fake_data_dir: Path) -> Callable[..., DictCon
             )
         run_dir = tmp_path / cfg.task_name
         with open_dict(cfg):
+            if "data" in cfg:
+                point_at_small_data(cfg.data, csv_dataset, tmp_path / "cache")
             if fast and cfg.get("callbacks") and "_target_" not in cfg.callbacks:
                 for name in QUIET:
                     cfg.callbacks.pop(name, None)

@@ -28,7 +28,7 @@ def test_help_lists_the_groups_without_importing_torch():
     result = run("-X", "importtime", "train.py", "--help")
     elapsed = time.perf_counter() - started
     assert result.returncode == 0
-    assert "experiment: cnn, lstm, mlp" in result.stdout
+    assert "experiment: cnn, csv_cnn, csv_lstm, csv_mlp, lstm, mlp" in result.stdout
     imported = {line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line}
     assert not {"torch", "lightning"} & imported
     assert elapsed < 10  # generous: the budget of 1.5 s is checked by hand, machines here are shared
@@ -149,3 +149,37 @@ def test_multirun_writes_one_folder_per_job(fake_data_dir, tmp_path):
     runs = [json.loads((tmp_path / str(job) / "metrics.json").read_text()) for job in (0, 1)]
     assert [Path(r["run_dir"]).name for r in runs] == ["0", "1"]
     assert all(Path(r["best_checkpoint"]).is_file() for r in runs)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("experiment", "small"),
+    [
+        ("csv_mlp", "model.net.hidden_sizes=[16]"),
+        ("csv_cnn", "model.net.channels=[8,16]"),
+        ("csv_lstm", "model.net.hidden_size=16"),
+    ],
+)
+def test_each_network_trains_on_a_folder_of_your_own_images(experiment, small, tmp_path):
+    from .csv_datasets import class_folders
+
+    images = class_folders(tmp_path / "images", per_class=10)
+    tool = run("-m", "lightning_hydra_template.data.folder_to_csv", str(images), str(tmp_path / "labels.csv"))
+    assert tool.returncode == 0, tool.stderr
+    result = run(
+        "train.py",
+        f"experiment={experiment}",
+        "debug=fast",
+        small,
+        "trainer.accelerator=cpu",
+        f"data.csv_path={tmp_path / 'labels.csv'}",
+        f"data.image_dir={images}",
+        "data.image_size=16",
+        "data.val_ratio=0.2",
+        "data.test_ratio=0.2",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    )
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    summary = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "test/acc/fox" in summary["metrics"]  # class names from the folders reach the model

@@ -6,7 +6,7 @@ import inspect
 import pytest
 from omegaconf import OmegaConf
 
-from lightning_hydra_template.builders import build, build_each
+from lightning_hydra_template.builders import build, build_datamodule, build_each
 from lightning_hydra_template.project import CONFIG_DIR
 
 
@@ -41,7 +41,7 @@ def test_experiments_compose_and_build(compose_config, experiment):
     for path, node in targets(OmegaConf.to_container(cfg, resolve=True)):
         if not path.startswith("hydra"):
             assert_matches_signature(path, node)
-    datamodule = build(cfg.data)
+    datamodule = build_datamodule(cfg)
     model = build(
         cfg.model, optimizer=build(cfg.optimizer), scheduler=build(cfg.scheduler) if cfg.scheduler else None
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from lightning_hydra_template.errors import ConfigError
 from lightning_hydra_template.evaluate import evaluate
@@ -15,6 +16,7 @@ SMALL = {
     "mlp": ["model.net.hidden_sizes=[32]"],
     "cnn": ["model.net.channels=[8,16]", "model.net.hidden_size=16"],
     "lstm": ["model.net.hidden_size=16"],
+    "csv_mlp": ["model.net.hidden_sizes=[16]"],
 }
 
 
@@ -58,17 +60,27 @@ def test_checkpoints_load_with_torchs_safe_default(compose_config):
     assert "val_acc_best.max_value" in checkpoint["state_dict"]
 
 
-def test_eval_reuses_the_runs_config_and_reproduces_its_test_metrics(compose_config):
-    # A non-default width: eval must rebuild it from the run's saved config, not from model/cnn.yaml.
-    summary = run_train(compose_config, "cnn", "model.net.hidden_size=24")
-    run_dir = Path(summary["run_dir"])
-    hydra_dir = run_dir / ".hydra"
-    hydra_dir.mkdir()
-    from omegaconf import OmegaConf
+def save_hydra_config(cfg) -> None:
+    """What Hydra saves before every run, unresolved (in-process tests bypass hydra.main)."""
+    run_dir = Path(cfg.hydra.runtime.output_dir)
+    (run_dir / ".hydra").mkdir(parents=True)
+    saved = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    OmegaConf.save(saved, run_dir / ".hydra" / "config.yaml")
 
-    # What Hydra saves beside every run (this in-process test bypasses hydra.main).
-    OmegaConf.save(OmegaConf.load(run_dir / "resolved_config.yaml"), hydra_dir / "config.yaml")
 
+@pytest.mark.parametrize(
+    ("experiment", "overrides"),
+    [
+        # A non-default width: eval must rebuild it from the run's config, not from model/cnn.yaml.
+        ("cnn", ["model.net.hidden_size=24"]),
+        # num_classes is counted from the CSV again; class names come with it.
+        ("csv_mlp", ["data.image_size=12", "data.val_ratio=0.2", "data.test_ratio=0.2"]),
+    ],
+)
+def test_eval_reuses_the_runs_config_and_reproduces_its_test_metrics(compose_config, experiment, overrides):
+    train_cfg = compose_config([f"experiment={experiment}", *SMALL[experiment], *overrides])
+    save_hydra_config(train_cfg)
+    summary = train(train_cfg)
     cfg = compose_config([f"ckpt_path={summary['best_checkpoint']}"], config_name="eval", fast=False)
     result = evaluate(cfg)
     for name in ("test/acc", "test/f1", "test/loss"):

@@ -22,3 +22,17 @@ def build_each(group: DictConfig | None) -> list[Any]:
     if "_target_" in group:
         return [build(group)]
     return [build(entry) for entry in group.values() if entry is not None]
+
+
+def build_datamodule(cfg: DictConfig) -> Any:
+    """Build `cfg.data`; a `num_classes: null` is filled from the data (a CSV's labels, say).
+
+    Networks read `${data.num_classes}`, so filling it here sizes every model to the dataset.
+    """
+    from omegaconf import open_dict
+
+    datamodule = build(cfg.data)
+    if cfg.data.get("num_classes") is None:
+        with open_dict(cfg):
+            cfg.data.num_classes = datamodule.num_classes
+    return datamodule

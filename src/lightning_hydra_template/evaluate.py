@@ -55,7 +55,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from .builders import build, build_each
+    from .builders import build, build_datamodule, build_each
     from .config_tree import print_config_tree
     from .lightning_logging import route_lightning_logs_to_hydra
     from .run_summary import print_summary, scalar_metrics, write_metrics
@@ -74,7 +74,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
-    datamodule = build(cfg.data)
+    datamodule = build_datamodule(cfg)
     model = build(cfg.model)
     trainer: L.Trainer = build(
         cfg.trainer, callbacks=build_each(cfg.get("callbacks")), logger=build_each(cfg.get("logger")) or False

@@ -25,7 +25,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from .builders import build, build_each
+    from .builders import build, build_datamodule, build_each
     from .config_tree import print_config_tree
     from .lightning_logging import route_lightning_logs_to_hydra
     from .run_summary import log_hparams, print_summary, scalar_metrics, write_metrics
@@ -38,7 +38,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
-    datamodule = build(cfg.data)
+    datamodule = build_datamodule(cfg)
     scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
     model = build(cfg.model, optimizer=build(cfg.optimizer), scheduler=scheduler)
     callbacks = build_each(cfg.get("callbacks"))

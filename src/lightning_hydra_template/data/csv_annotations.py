@@ -1,0 +1,176 @@
+"""Read an annotations CSV (image file, label, optional split) into rows, and check each row."""
+
+import csv
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path, PurePath
+
+from ..errors import ConfigError, DataError, MissingFileError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One annotation: where it came from (CSV and 1-based line) and what it says."""
+
+    csv: str
+    line: int
+    file: str
+    label: str
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a row cannot be used."""
+
+    kind: str
+    row: Row
+    reason: str
+
+
+def _looks_like_header(first: list[str], file_index: int) -> bool:
+    """A first row whose file field is not an image name is a header (`image,label`)."""
+    if file_index >= len(first):
+        return True
+    return PurePath(first[file_index].strip()).suffix.lower() not in IMAGE_SUFFIXES
+
+
+def _column_index(column: int | str, header: list[str] | None, key: str, path: Path) -> int:
+    if isinstance(column, int):
+        return column
+    if header is None:
+        raise ConfigError(
+            f"{key}={column!r} names a column, but {path} has no header row; "
+            "give the column's index instead (0 is the first), or set data.header=true."
+        )
+    names = [name.strip() for name in header]
+    if column not in names:
+        raise ConfigError(f"{key}={column!r}: {path} has no such column; its columns are {names}.")
+    return names.index(column)
+
+
+def read_rows(
+    path: Path,
+    file_column: int | str = 0,
+    label_column: int | str = 1,
+    split_column: int | str | None = None,
+    header: bool | str = "auto",
+) -> list[Row]:
+    """All data rows of `path`; spaces after commas are ignored, a header is detected or forced."""
+    if not path.is_file():
+        raise MissingFileError(f"Annotations CSV {path} does not exist; set data.csv_path to your CSV.")
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        lines = [(n, r) for n, r in enumerate(csv.reader(f, skipinitialspace=True), 1) if any(r)]
+    if not lines:
+        raise DataError(f"{path} is empty: it needs one row per image, `file,label` (e.g. `img1.png,cat`).")
+    if header == "auto":
+        by_name = any(isinstance(c, str) for c in (file_column, label_column, split_column))
+        header = by_name or _looks_like_header(
+            lines[0][1], file_column if isinstance(file_column, int) else 0
+        )
+    names = lines[0][1] if header else None
+    body = lines[1:] if header else lines
+    if not body:
+        raise DataError(f"{path} has a header but no rows.")
+    columns = {
+        "file": _column_index(file_column, names, "data.file_column", path),
+        "label": _column_index(label_column, names, "data.label_column", path),
+    }
+    if split_column is not None:
+        columns["split"] = _column_index(split_column, names, "data.split_column", path)
+    width = max(columns.values()) + 1
+    short = [n for n, r in body if len(r) < width]
+    if short:
+        raise DataError(
+            f"{path}: {len(short)} rows have fewer than {width} columns (first: line {short[0]}); "
+            f"the file column is {columns['file']}, the label column {columns['label']} (0-based)."
+        )
+    return [
+        Row(
+            csv=str(path),
+            line=n,
+            file=r[columns["file"]].strip(),
+            label=r[columns["label"]].strip(),
+            split=r[columns["split"]].strip() if "split" in columns else None,
+        )
+        for n, r in body
+    ]
+
+
+def check_path(row: Row, image_dir: Path) -> Problem | None:
+    """The row's file must be a relative path that stays inside `image_dir` and exists."""
+    if not row.file:
+        return Problem("empty file name", row, "the file column is empty")
+    if PurePath(row.file).is_absolute() or os.path.splitdrive(row.file)[0]:
+        return Problem("path outside image_dir", row, "absolute path; give it relative to data.image_dir")
+    inside = os.path.normpath(row.file)
+    if inside == ".." or inside.startswith(".." + os.sep):
+        return Problem("path outside image_dir", row, "`..` leads out of data.image_dir")
+    if not (image_dir / inside).is_file():
+        return Problem("missing file", row, f"no file {image_dir / inside}")
+    return None
+
+
+def check_split(row: Row) -> Problem | None:
+    if row.split is None or row.split.lower() in SPLIT_NAMES:
+        return None
+    return Problem("bad split", row, f"split {row.split!r} is not one of train, val, test")
+
+
+class LabelEncoder:
+    """Labels as class indices: integers as they are, or class names in sorted order.
+
+    Integer labels are used when most labels parse as integers (the others are then bad rows);
+    `class_names`, when given, names integer labels, or fixes the order of string labels.
+    """
+
+    def __init__(self, labels: list[str], class_names: list[str] | None = None) -> None:
+        integers = sum(_is_int(label) for label in labels)
+        self.integer = integers * 2 >= len(labels) > 0
+        if self.integer:
+            found = [int(label) for label in labels if _is_int(label) and int(label) >= 0]
+            count = max(found, default=-1) + 1
+            if class_names is not None and len(class_names) < count:
+                raise ConfigError(
+                    f"data.class_names lists {len(class_names)} names, but the CSV has label {count - 1}; "
+                    f"give at least {count} names."
+                )
+            self.class_names = (
+                list(class_names) if class_names is not None else [str(i) for i in range(count)]
+            )
+        else:
+            found_names = sorted({label for label in labels if label})
+            if class_names is not None:
+                unknown = sorted(set(found_names) - set(class_names))
+                if unknown:
+                    raise ConfigError(f"Labels {unknown[:10]} are not in data.class_names; add them there.")
+            self.class_names = list(class_names) if class_names is not None else found_names
+        self._index = {name: i for i, name in enumerate(self.class_names)}
+
+    def encode(self, row: Row) -> int | Problem:
+        if self.integer:
+            if not _is_int(row.label) or int(row.label) < 0:
+                return Problem("bad label", row, f"label {row.label!r} is not a non-negative integer")
+            return int(row.label)
+        if row.label not in self._index:
+            return Problem("bad label", row, "the label is empty")
+        return self._index[row.label]
+
+
+def _is_int(text: str) -> bool:
+    return text.lstrip("+-").isdigit()
+
+
+def describe_problems(problems: list[Problem], shown: int = 10) -> str:
+    """Counts per kind, then the first rows with their line, file and reason."""
+    counts = Counter(p.kind for p in problems)
+    lines = [f"{len(problems)} bad rows: " + ", ".join(f"{n} {kind}" for kind, n in counts.most_common())]
+    for p in problems[:shown]:
+        lines.append(f"  {Path(p.row.csv).name} line {p.row.line}: {p.row.file!r}: {p.kind}: {p.reason}")
+    if len(problems) > shown:
+        lines.append(f"  ... and {len(problems) - shown} more")
+    return "\n".join(lines)
