@@ -4,10 +4,8 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import lightning as L
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 
 from ..errors import ConfigError, DataError
 from .batch_transforms import BatchPreprocessor
@@ -22,13 +20,13 @@ from .csv_annotations import (
     read_rows,
 )
 from .image_cache import cache_key, load_or_decode
-from .in_memory import InMemoryImages, keep_batch
+from .in_memory import InMemoryDataModule, InMemoryImages
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
 
 
-class CSVImageDataModule(L.LightningDataModule):
+class CSVImageDataModule(InMemoryDataModule):
     """Images listed in a CSV, split one of three ways, served as uint8 batches from memory.
 
     Splits: `val_csv`/`test_csv` files beside `csv_path` (the training rows); or a `split_column`
@@ -66,7 +64,7 @@ class CSVImageDataModule(L.LightningDataModule):
         pin_memory: bool = False,
         persistent_workers: bool = False,
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size, eval_batch_size, num_workers, pin_memory, persistent_workers)
         if channels not in (1, 3):
             raise ConfigError(f"data.channels must be 1 (grey) or 3 (RGB), got {channels}.")
         if on_bad_rows not in ("error", "skip"):
@@ -100,17 +98,8 @@ class CSVImageDataModule(L.LightningDataModule):
         self.on_bad_rows = on_bad_rows
         self.cache_dir = Path(cache_dir).expanduser().resolve()
         self.decode_workers = decode_workers
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size or batch_size
-        self.loader_options = {
-            "num_workers": num_workers,
-            "pin_memory": pin_memory,
-            "persistent_workers": persistent_workers and num_workers > 0,
-        }
         self._rows: dict[str, list[Row]] | None = None
         self._encoder: LabelEncoder | None = None
-        self.datasets: dict[str, InMemoryImages] = {}
-        self.preprocess: BatchPreprocessor | None = None
 
     # --- annotations: cheap, no image is opened -------------------------------------------
     def _csv_files(self) -> list[Path]:
@@ -277,34 +266,6 @@ class CSVImageDataModule(L.LightningDataModule):
             mean, std = channel_stats(self.datasets["train"].images)
             log.info("Normalising with the training split's mean %s and std %s", mean, std)
         self.preprocess = BatchPreprocessor(mean, std, **self.augment)
-
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.datasets[split],
-            batch_size=batch_size,
-            shuffle=shuffle,
-            collate_fn=keep_batch,
-            **self.loader_options,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self.test_dataloader()
-
-    def on_after_batch_transfer(
-        self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = batch
-        training = self.trainer is not None and self.trainer.training
-        return self.preprocess(images, training), labels
 
     def state_dict(self) -> dict:
         """Saved in checkpoints: the class list the model's outputs refer to."""

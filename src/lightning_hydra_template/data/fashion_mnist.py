@@ -3,14 +3,12 @@
 import logging
 from pathlib import Path
 
-import lightning as L
 import torch
-from torch.utils.data import DataLoader
 
 from ..errors import ConfigError, MissingFileError
 from .batch_transforms import BatchPreprocessor
 from .idx import read_idx
-from .in_memory import InMemoryImages, keep_batch
+from .in_memory import InMemoryDataModule, InMemoryImages
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +23,7 @@ FILES = {
 }
 
 
-class FashionMNISTDataModule(L.LightningDataModule):
+class FashionMNISTDataModule(InMemoryDataModule):
     """FashionMNIST: 55k/5k seeded train/val split of the official 60k, and the official 10k test.
 
     `data_dir` holds torchvision's layout, `FashionMNIST/raw/*-ubyte[.gz]`; it may be read-only,
@@ -49,7 +47,7 @@ class FashionMNISTDataModule(L.LightningDataModule):
         image_size: int = 28,
         num_classes: int = 10,
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size, eval_batch_size, num_workers, pin_memory, persistent_workers)
         if num_classes != len(CLASS_NAMES):
             raise ConfigError(f"FashionMNIST has {len(CLASS_NAMES)} classes; set data.num_classes=10.")
         if channels not in (1, 3):
@@ -57,19 +55,13 @@ class FashionMNISTDataModule(L.LightningDataModule):
         if not 0 < val_size < 60_000:
             raise ConfigError(f"data.val_size must be between 1 and 59999, got {val_size}.")
         self.data_dir = Path(data_dir).expanduser().resolve()
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size or batch_size
         self.val_size = val_size
         self.split_seed = split_seed
-        self.num_workers = num_workers
-        self.pin_memory = pin_memory
-        self.persistent_workers = persistent_workers and num_workers > 0
         self.download = download
         self.preprocess = BatchPreprocessor(
             MEAN, STD, crop_padding, horizontal_flip, channels=channels, image_size=image_size
         )
         self.class_names = list(CLASS_NAMES)
-        self.datasets: dict[str, InMemoryImages] = {}
 
     @property
     def raw_dir(self) -> Path:
@@ -121,37 +113,6 @@ class FashionMNISTDataModule(L.LightningDataModule):
             self.datasets["val"] = InMemoryImages(full.images[val_idx], full.labels[val_idx])
         if stage in (None, "test", "predict") and "test" not in self.datasets:
             self.datasets["test"] = self._load("test")
-
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.datasets[split],
-            batch_size=batch_size,
-            shuffle=shuffle,
-            collate_fn=keep_batch,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.persistent_workers,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", self.batch_size, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", self.eval_batch_size, shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", self.eval_batch_size, shuffle=False)
-
-    def on_after_batch_transfer(
-        self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Augment (training only) and normalise on the batch's device: uint8 in, float32 out."""
-        images, labels = batch
-        training = self.trainer is not None and self.trainer.training
-        return self.preprocess(images, training), labels
 
 
 def _download(raw_dir: Path) -> None:

@@ -2,8 +2,11 @@
 
 from collections.abc import Sequence
 
+import lightning as L
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset
+
+from .batch_transforms import BatchPreprocessor
 
 
 class InMemoryImages(Dataset):
@@ -35,3 +38,59 @@ class InMemoryImages(Dataset):
 def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Collate for `InMemoryImages`: `__getitems__` already returns a whole batch."""
     return batch
+
+
+class InMemoryDataModule(L.LightningDataModule):
+    """Serves `self.datasets` (`train`, `val`, `test`: `InMemoryImages`) as uint8 batches.
+
+    Subclasses fill `datasets` and `preprocess` in `setup`; `preprocess` then finishes each batch
+    on its device (augmentation in training, normalisation, resizing).
+    """
+
+    def __init__(
+        self,
+        batch_size: int,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+    ) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.loader_options = {
+            "num_workers": num_workers,
+            "pin_memory": pin_memory,
+            "persistent_workers": persistent_workers and num_workers > 0,
+        }
+        self.datasets: dict[str, InMemoryImages] = {}
+        self.preprocess: BatchPreprocessor | None = None
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.datasets[split],
+            batch_size=batch_size,
+            shuffle=shuffle,
+            collate_fn=keep_batch,
+            **self.loader_options,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
+
+    def on_after_batch_transfer(
+        self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 in, float32 out, on the batch's device (the GPU, when training on one)."""
+        images, labels = batch
+        training = self.trainer is not None and self.trainer.training
+        return self.preprocess(images, training), labels
