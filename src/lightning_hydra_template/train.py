@@ -62,6 +62,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "run_dir": str(run_dir),
         "best_checkpoint": best or None,
         "epochs": trainer.current_epoch,
+        "class_names": getattr(datamodule, "class_names", None),
         "wall_time_s": round(time.perf_counter() - started, 1),
         "metrics": metrics,
     }
