@@ -110,3 +110,4 @@ def test_objective_is_the_named_metric_or_a_clear_error():
     assert objective(summary, None) is None
     with pytest.raises(ConfigError, match="choose one of: val/acc_best, test/acc"):
         objective(summary, "val/accuracy")
+    assert objective(summary, "val/accuracy", sweeping=False) is None  # a single run only warns

@@ -73,15 +73,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
-def objective(summary: dict[str, Any], name: str | None) -> float | None:
-    """The metric a sweep optimises, with a clear error when the run never logged it."""
+def objective(summary: dict[str, Any], name: str | None, sweeping: bool = True) -> float | None:
+    """The metric a sweep optimises; an error in a sweep when the run never logged it."""
     if not name:
         return None
     if name not in summary["metrics"]:
-        raise ConfigError(
+        message = (
             f"optimized_metric={name!r} was not logged by this run; "
             f"choose one of: {', '.join(summary['metrics'])}."
         )
+        if sweeping:
+            raise ConfigError(message)
+        log.warning(message)  # a single run has trained and saved everything: no reason to fail it
+        return None
     return summary["metrics"][name]
 
 
@@ -89,8 +93,12 @@ def objective(summary: dict[str, Any], name: str | None) -> float | None:
 def main(cfg: DictConfig) -> float | None:
     """Entry point: returns `optimized_metric` for Hydra sweepers."""
     with reported_errors("Training"):
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
         summary = train(cfg)
-        return objective(summary, cfg.get("optimized_metric"))
+        sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
+        return objective(summary, cfg.get("optimized_metric"), sweeping)
 
 
 export_project_root()

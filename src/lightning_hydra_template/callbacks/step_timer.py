@@ -1,0 +1,55 @@
+"""Record when each training step starts and how long testing takes, for benchmarks."""
+
+import json
+import resource
+import time
+from pathlib import Path
+
+import lightning as L
+
+
+class StepTimer(L.Callback):
+    """Writes `step_times.json`: wall-clock start of every training step, test duration, peak RSS.
+
+    Timing reads the host clock only: no device synchronisation, so it does not slow the steps it
+    measures (on a GPU, queued work evens out over the many steps a rate is computed from).
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        self.step_starts: list[float] = []
+        self.batch_sizes: list[int] = []
+        self.test_seconds: float | None = None
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        self.step_starts.append(time.time())
+        self.batch_sizes.append(len(batch[1]))
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.step_starts.append(time.time())  # the end of the last step
+
+    def on_test_epoch_start(self, trainer, pl_module) -> None:
+        self._test_started = time.perf_counter()
+
+    def on_test_epoch_end(self, trainer, pl_module) -> None:
+        self.test_seconds = time.perf_counter() - self._test_started
+
+    def on_test_end(self, trainer, pl_module) -> None:
+        self.write()
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self.write()
+
+    def write(self) -> None:
+        if not self.path.parent.is_dir():
+            self.path.parent.mkdir(parents=True)
+        self.path.write_text(
+            json.dumps(
+                {
+                    "step_starts": self.step_starts,
+                    "batch_sizes": self.batch_sizes,
+                    "test_seconds": self.test_seconds,
+                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                }
+            )
+        )
