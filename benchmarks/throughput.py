@@ -24,9 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 STEPS = {"mlp": 400, "cnn": 80, "lstm": 120}
 VARIANTS = {
     "default": [],
-    "channels_last": ["+model.channels_last=true"],
+    "channels_last": ["model.channels_last=true"],
     "bf16": ["trainer.precision=bf16-mixed"],
-    "compile": ["+model.compile=true"],
+    "compile": ["model.compile=true"],
 }
 
 

@@ -5,6 +5,7 @@ python train.py experiment=mlp optimizer=sgd optimizer.lr=0.05 scheduler=cosine 
 """
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks = build_each(cfg.get("callbacks"))
     loggers = build_each(cfg.get("logger"))
     trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if not isinstance(trainer.accelerator, L.pytorch.accelerators.CUDAAccelerator):
+        # Lightning asks torch to probe CUDA through NVML; without a GPU nothing caches the
+        # answer and every optimizer step loads NVML again. Off CUDA, the cheap probe is safe.
+        os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "0"
 
     metrics: dict[str, float] = {}
     if cfg.get("train"):

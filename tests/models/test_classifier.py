@@ -5,6 +5,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_hydra_template.builders import build
 from lightning_hydra_template.models.classifier import ImageClassifier
+from lightning_hydra_template.models.cnn import CNN
 from lightning_hydra_template.models.mlp import MLP
 
 from ..test_configs import options
@@ -78,3 +79,19 @@ def test_predictions_carry_class_names():
     out = model.predict_step((torch.randn(3, 1, 28, 28), torch.zeros(3)), 0)
     assert len(out["label"]) == 3 and all(label.startswith("class ") for label in out["label"])
     assert out["confidence"].le(1).all()
+
+
+def test_channels_last_trains_and_compile_keeps_parameter_names():
+    model = ImageClassifier(
+        CNN(1, 28, 10, channels=[4]),
+        num_classes=10,
+        optimizer=lambda params: torch.optim.SGD(params, lr=0.1),
+        channels_last=True,
+    )
+    names = set(model.state_dict())
+    fit_briefly(model, epochs=1)
+    assert model.net.features[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+
+    compiled = ImageClassifier(CNN(1, 28, 10, channels=[4]), num_classes=10, compile=True)
+    compiled.configure_model()  # compiles lazily: nothing runs until the first forward
+    assert set(compiled.state_dict()) == names  # checkpoints load into an uncompiled model

@@ -35,6 +35,46 @@ class InMemoryImages(Dataset):
         return self.images[index], self.labels[index]
 
 
+class InMemoryBatches:
+    """Batches of `InMemoryImages` cut from a permutation: no sampler, collate or worker per batch.
+
+    The loader for `num_workers=0`, which is the fast choice when the data is in memory already.
+    Under DDP each process takes every `world_size`-th index of one shared permutation (padded to
+    equal length, as `DistributedSampler` does), so all processes see the same number of batches.
+    """
+
+    def __init__(
+        self, dataset: InMemoryImages, batch_size: int, shuffle: bool, rank: int = 0, world_size: int = 1
+    ) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.rank, self.world_size = rank, world_size
+        self.seed = torch.initial_seed()  # the run's seed: identical in every DDP process
+        self.epoch = 0
+
+    def _indices(self) -> torch.Tensor:
+        n = len(self.dataset)
+        if self.shuffle:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+            self.epoch += 1
+        else:
+            order = torch.arange(n)
+        if self.world_size > 1:
+            per_rank = -(-n // self.world_size)
+            order = torch.cat([order, order[: per_rank * self.world_size - n]])[self.rank :: self.world_size]
+        return order
+
+    def __len__(self) -> int:
+        per_rank = -(-len(self.dataset) // self.world_size)
+        return -(-per_rank // self.batch_size)
+
+    def __iter__(self):
+        images, labels = self.dataset.images, self.dataset.labels
+        for index in self._indices().split(self.batch_size):
+            yield images[index], labels[index]
+
+
 def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Collate for `InMemoryImages`: `__getitems__` already returns a whole batch."""
     return batch
@@ -66,7 +106,12 @@ class InMemoryDataModule(L.LightningDataModule):
         self.datasets: dict[str, InMemoryImages] = {}
         self.preprocess: BatchPreprocessor | None = None
 
-    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader | InMemoryBatches:
+        if self.loader_options["num_workers"] == 0:
+            trainer = self.trainer
+            distributed = trainer is not None and trainer.world_size > 1
+            rank, world_size = (trainer.global_rank, trainer.world_size) if distributed else (0, 1)
+            return InMemoryBatches(self.datasets[split], batch_size, shuffle, rank, world_size)
         return DataLoader(
             self.datasets[split],
             batch_size=batch_size,
@@ -75,16 +120,16 @@ class InMemoryDataModule(L.LightningDataModule):
             **self.loader_options,
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> DataLoader | InMemoryBatches:
         return self._loader("train", self.batch_size, shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
+    def val_dataloader(self) -> DataLoader | InMemoryBatches:
         return self._loader("val", self.eval_batch_size, shuffle=False)
 
-    def test_dataloader(self) -> DataLoader:
+    def test_dataloader(self) -> DataLoader | InMemoryBatches:
         return self._loader("test", self.eval_batch_size, shuffle=False)
 
-    def predict_dataloader(self) -> DataLoader:
+    def predict_dataloader(self) -> DataLoader | InMemoryBatches:
         return self.test_dataloader()
 
     def on_after_batch_transfer(

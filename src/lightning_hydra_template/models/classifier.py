@@ -18,8 +18,9 @@ from ..optim.param_groups import apply_lr_multipliers, param_groups
 def _stage_metrics(num_classes: int, stage: str) -> MetricCollection:
     return MetricCollection(
         {
-            "acc": MulticlassAccuracy(num_classes, average="micro"),
-            "f1": MulticlassF1Score(num_classes, average="macro"),
+            # validate_args=False: inputs are the model's own logits and labels; checking costs time.
+            "acc": MulticlassAccuracy(num_classes, average="micro", validate_args=False),
+            "f1": MulticlassF1Score(num_classes, average="macro", validate_args=False),
         },
         prefix=f"{stage}/",
     )
@@ -41,6 +42,8 @@ class ImageClassifier(L.LightningModule):
         decay_norm_and_bias: bool = False,
         lr_multipliers: Mapping[str, float] | None = None,
         class_names: Sequence[str] | None = None,
+        compile: bool = False,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.net = net
@@ -49,12 +52,16 @@ class ImageClassifier(L.LightningModule):
         self.decay_norm_and_bias = decay_norm_and_bias
         self.lr_multipliers = dict(lr_multipliers or {})
         self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
+        self.compile_net = compile
+        self.channels_last = channels_last
         # One metric object per stage: states must not mix between train, val and test.
         self.train_metrics = _stage_metrics(num_classes, "train")
         self.val_metrics = _stage_metrics(num_classes, "val")
         self.test_metrics = _stage_metrics(num_classes, "test")
         self.test_class_acc = MulticlassAccuracy(num_classes, average="none")
         self.val_acc_best = MaxMetric()
+        self.register_buffer("train_loss_sum", torch.zeros(()), persistent=False)
+        self.train_loss_steps = 0
         self.val_acc_best.persistent(True)  # saved in checkpoints, so a resumed run keeps its best
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -65,6 +72,14 @@ class ImageClassifier(L.LightningModule):
         if names:
             self.class_names = list(names)
 
+    def configure_model(self) -> None:
+        if self.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        if self.compile_net and not getattr(self, "_compiled", False):
+            # In place: parameter names, and so checkpoints, stay those of the plain network.
+            self.net.compile()
+            self._compiled = True
+
     def on_train_start(self) -> None:
         if self.trainer.ckpt_path is None:
             self.val_acc_best.reset()  # forget the sanity check of untrained weights
@@ -73,6 +88,8 @@ class ImageClassifier(L.LightningModule):
         self, batch: tuple[torch.Tensor, torch.Tensor], metrics: MetricCollection
     ) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
         logits = self.net(images)
         loss = F.cross_entropy(logits, labels)
         metrics.update(logits.detach(), labels)
@@ -80,7 +97,12 @@ class ImageClassifier(L.LightningModule):
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, _ = self._step(batch, self.train_metrics)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True)
+        # A running sum on the device instead of self.log every step: self.log costs more than a
+        # small network's whole step, and a per-step value is only read every few steps anyway.
+        self.train_loss_sum += loss.detach()
+        self.train_loss_steps += 1
+        if batch_idx % self.trainer.log_every_n_steps == 0:
+            self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
         return loss
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
@@ -103,6 +125,10 @@ class ImageClassifier(L.LightningModule):
 
     # Metrics accumulate per step and are computed once per epoch: no per-step sync or .item().
     def on_train_epoch_end(self) -> None:
+        mean_loss = self.train_loss_sum / max(self.train_loss_steps, 1)
+        self.log("train/loss", mean_loss, sync_dist=True)
+        self.train_loss_sum.zero_()
+        self.train_loss_steps = 0
         self.log_dict(self.train_metrics.compute())
         self.train_metrics.reset()
 

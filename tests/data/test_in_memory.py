@@ -1,0 +1,41 @@
+import torch
+
+from lightning_hydra_template.data.in_memory import InMemoryBatches, InMemoryImages
+
+
+def dataset(n: int = 10) -> InMemoryImages:
+    images = torch.arange(n, dtype=torch.uint8).reshape(n, 1, 1, 1).expand(n, 1, 2, 2).contiguous()
+    return InMemoryImages(images, torch.arange(n) % 3)
+
+
+def test_batches_cover_every_sample_once_with_its_label():
+    batches = list(InMemoryBatches(dataset(), batch_size=4, shuffle=True))
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    ids = torch.cat([x[:, 0, 0, 0] for x, _ in batches]).long()
+    assert sorted(ids.tolist()) == list(range(10))
+    assert torch.equal(torch.cat([y for _, y in batches]), ids % 3)
+
+
+def test_each_epoch_is_a_new_permutation_and_evaluation_keeps_order():
+    loader = InMemoryBatches(dataset(50), batch_size=50, shuffle=True)
+    first, second = (next(iter(loader))[1] for _ in range(2))
+    assert not torch.equal(first, second)
+    in_order = next(iter(InMemoryBatches(dataset(50), batch_size=50, shuffle=False)))[0][:, 0, 0, 0]
+    assert torch.equal(in_order.long(), torch.arange(50))
+
+
+def test_ddp_ranks_share_one_permutation_and_split_it_evenly():
+    torch.manual_seed(0)
+    ranks = [InMemoryBatches(dataset(10), batch_size=2, shuffle=True, rank=r, world_size=3) for r in range(3)]
+    assert [len(r) for r in ranks] == [2, 2, 2]  # 10 samples padded to 12, 4 per rank
+    seen = [torch.cat([x[:, 0, 0, 0] for x, _ in r]).tolist() for r in ranks]
+    assert all(len(s) == 4 for s in seen)
+    assert set(sum(seen, [])) == set(range(10))
+
+
+def test_single_items_and_workers_path_still_work():
+    data = dataset()
+    image, label = data[3]
+    assert image.shape == (1, 2, 2) and label == 0
+    images, labels = data.__getitems__([1, 2])
+    assert images.shape == (2, 1, 2, 2) and labels.tolist() == [1, 2]
