@@ -39,3 +39,9 @@ def test_single_items_and_workers_path_still_work():
     assert image.shape == (1, 2, 2) and label == 0
     images, labels = data.__getitems__([1, 2])
     assert images.shape == (2, 1, 2, 2) and labels.tolist() == [1, 2]
+
+
+def test_moving_to_a_device_keeps_the_samples():
+    moved = dataset().to(torch.device("cpu"))
+    batch = next(iter(InMemoryBatches(moved, batch_size=3, shuffle=False)))
+    assert batch[0].device.type == "cpu" and batch[1].tolist() == [0, 1, 2]

@@ -63,8 +63,9 @@ class CSVImageDataModule(InMemoryDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         persistent_workers: bool = False,
+        on_device: bool = False,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, num_workers, pin_memory, persistent_workers)
+        super().__init__(batch_size, eval_batch_size, num_workers, pin_memory, persistent_workers, on_device)
         if channels not in (1, 3):
             raise ConfigError(f"data.channels must be 1 (grey) or 3 (RGB), got {channels}.")
         if on_bad_rows not in ("error", "skip"):

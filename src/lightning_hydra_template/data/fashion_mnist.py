@@ -40,6 +40,7 @@ class FashionMNISTDataModule(InMemoryDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         persistent_workers: bool = False,
+        on_device: bool = False,
         download: bool = True,
         crop_padding: int = 0,
         horizontal_flip: bool = False,
@@ -47,7 +48,7 @@ class FashionMNISTDataModule(InMemoryDataModule):
         image_size: int = 28,
         num_classes: int = 10,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, num_workers, pin_memory, persistent_workers)
+        super().__init__(batch_size, eval_batch_size, num_workers, pin_memory, persistent_workers, on_device)
         if num_classes != len(CLASS_NAMES):
             raise ConfigError(f"FashionMNIST has {len(CLASS_NAMES)} classes; set data.num_classes=10.")
         if channels not in (1, 3):

@@ -27,6 +27,10 @@ class InMemoryImages(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
+    def to(self, device: torch.device) -> "InMemoryImages":
+        """The same images on `device` (moved once; a no-op when they are there already)."""
+        return InMemoryImages(self.images.to(device), self.labels.to(device))
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.images[index], self.labels[index]
 
@@ -71,7 +75,7 @@ class InMemoryBatches:
 
     def __iter__(self):
         images, labels = self.dataset.images, self.dataset.labels
-        for index in self._indices().split(self.batch_size):
+        for index in self._indices().to(images.device).split(self.batch_size):
             yield images[index], labels[index]
 
 
@@ -94,8 +98,10 @@ class InMemoryDataModule(L.LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         persistent_workers: bool = False,
+        on_device: bool = False,
     ) -> None:
         super().__init__()
+        self.on_device = on_device
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
         self.loader_options = {
@@ -109,6 +115,8 @@ class InMemoryDataModule(L.LightningDataModule):
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader | InMemoryBatches:
         if self.loader_options["num_workers"] == 0:
             trainer = self.trainer
+            if self.on_device and trainer is not None and trainer.strategy.root_device.type == "cuda":
+                self.datasets[split] = self.datasets[split].to(trainer.strategy.root_device)
             distributed = trainer is not None and trainer.world_size > 1
             rank, world_size = (trainer.global_rank, trainer.world_size) if distributed else (0, 1)
             return InMemoryBatches(self.datasets[split], batch_size, shuffle, rank, world_size)
