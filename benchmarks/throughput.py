@@ -27,6 +27,12 @@ VARIANTS = {
     "channels_last": ["model.channels_last=true"],
     "bf16": ["trainer.precision=bf16-mixed"],
     "compile": ["model.compile=true"],
+    "no_progress_bar": ["callbacks.rich_progress_bar=null"],
+    "no_callbacks": [
+        "callbacks.rich_progress_bar=null",
+        "callbacks.lr_monitor=null",
+        "callbacks.rich_model_summary=null",
+    ],
 }
 
 
