@@ -19,7 +19,7 @@ from .project import CONFIG_DIR, export_project_root
 log = logging.getLogger(__name__)
 
 
-def train(cfg: DictConfig) -> dict[str, Any]:
+def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     """Fit and test the model `cfg` describes; return the run's summary (also `metrics.json`)."""
     # Heavy imports live here so that --help and --cfg never load torch.
     import lightning as L
@@ -28,6 +28,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     from .builders import build, build_datamodule, build_each
     from .config_tree import print_config_tree
+    from .ddp_guard import refuse_script_relaunch_in_sweep
     from .lightning_logging import route_lightning_logs_to_hydra
     from .run_summary import log_hparams, print_summary, scalar_metrics, write_metrics
 
@@ -45,6 +46,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     callbacks = build_each(cfg.get("callbacks"))
     loggers = build_each(cfg.get("logger"))
     trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    refuse_script_relaunch_in_sweep(trainer, sweeping)
     if not isinstance(trainer.accelerator, L.pytorch.accelerators.CUDAAccelerator):
         # Lightning asks torch to probe CUDA through NVML; without a GPU nothing caches the
         # answer and every optimizer step loads NVML again. Off CUDA, the cheap probe is safe.
@@ -67,6 +69,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "run_dir": str(run_dir),
         "best_checkpoint": best or None,
         "epochs": trainer.current_epoch,
+        "world_size": trainer.world_size,
         "class_names": getattr(datamodule, "class_names", None),
         "wall_time_s": round(time.perf_counter() - started, 1),
         "metrics": metrics,
@@ -101,8 +104,8 @@ def main(cfg: DictConfig) -> float | None:
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
 
-        summary = train(cfg)
         sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
+        summary = train(cfg, sweeping)
         return objective(summary, cfg.get("optimized_metric"), sweeping)
 
 

@@ -124,27 +124,31 @@ class ImageClassifier(L.LightningModule):
         }
 
     # Metrics accumulate per step and are computed once per epoch: no per-step sync or .item().
+    # compute() already gathers every process's state; sync_dist=True then averages equal values,
+    # which keeps Lightning from warning that epoch-level values are not synchronised.
     def on_train_epoch_end(self) -> None:
         mean_loss = self.train_loss_sum / max(self.train_loss_steps, 1)
         self.log("train/loss", mean_loss, sync_dist=True)
         self.train_loss_sum.zero_()
         self.train_loss_steps = 0
-        self.log_dict(self.train_metrics.compute())
+        self.log_dict(self.train_metrics.compute(), sync_dist=True)
         self.train_metrics.reset()
 
     def on_validation_epoch_end(self) -> None:
         values = self.val_metrics.compute()
         self.val_metrics.reset()
         self.val_acc_best.update(values["val/acc"])
-        self.log_dict(values, prog_bar=True)
-        self.log("val/acc_best", self.val_acc_best.compute())
+        self.log_dict(values, prog_bar=True, sync_dist=True)
+        self.log("val/acc_best", self.val_acc_best.compute(), sync_dist=True)
 
     def on_test_epoch_end(self) -> None:
-        self.log_dict(self.test_metrics.compute())
+        self.log_dict(self.test_metrics.compute(), sync_dist=True)
         self.test_metrics.reset()
         per_class = self.test_class_acc.compute()
         self.test_class_acc.reset()
-        self.log_dict({f"test/acc/{name}": acc for name, acc in zip(self.class_names, per_class)})
+        self.log_dict(
+            {f"test/acc/{name}": acc for name, acc in zip(self.class_names, per_class)}, sync_dist=True
+        )
 
     def configure_optimizers(self) -> Optimizer | dict:
         if self.optimizer_factory is None:
