@@ -60,9 +60,10 @@ class ImageClassifier(L.LightningModule):
         self.test_metrics = _stage_metrics(num_classes, "test")
         self.test_class_acc = MulticlassAccuracy(num_classes, average="none")
         self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # saved in checkpoints, so a resumed run keeps its best
         self.register_buffer("train_loss_sum", torch.zeros(()), persistent=False)
         self.train_loss_steps = 0
-        self.val_acc_best.persistent(True)  # saved in checkpoints, so a resumed run keeps its best
+        self._compiled = False
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
@@ -75,7 +76,7 @@ class ImageClassifier(L.LightningModule):
     def configure_model(self) -> None:
         if self.channels_last:
             self.net.to(memory_format=torch.channels_last)
-        if self.compile_net and not getattr(self, "_compiled", False):
+        if self.compile_net and not self._compiled:
             # In place: parameter names, and so checkpoints, stay those of the plain network.
             self.net.compile()
             self._compiled = True
