@@ -48,7 +48,17 @@ def test_experiments_compose_and_build(compose_config, experiment):
     assert model.net is not None and datamodule.batch_size == cfg.data.batch_size
 
 
-GROUPS = ["data", "model", "optimizer", "scheduler", "trainer", "callbacks", "logger", "debug"]
+GROUPS = [
+    "data",
+    "model",
+    "optimizer",
+    "scheduler",
+    "trainer",
+    "callbacks",
+    "logger",
+    "debug",
+    "hparams_search",
+]
 
 
 @pytest.mark.parametrize(("group", "option"), [(g, o) for g in GROUPS for o in options(g)])

@@ -44,6 +44,12 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
     model = build(cfg.model, optimizer=build(cfg.optimizer), scheduler=scheduler)
     callbacks = build_each(cfg.get("callbacks"))
+    if cfg.get("pruning"):  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
+        from .callbacks.optuna_pruning import OptunaPruning
+
+        pruner = build(HydraConfig.get().sweeper.pruner)
+        monitor = cfg.get("pruning_monitor", "val/acc")
+        callbacks.append(OptunaPruning(**cfg.pruning, monitor=monitor, pruner=pruner))
     loggers = build_each(cfg.get("logger"))
     trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     refuse_script_relaunch_in_sweep(trainer, sweeping)

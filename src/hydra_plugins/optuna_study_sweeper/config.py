@@ -1,0 +1,35 @@
+"""The sweeper's config: `hydra/sweeper=optuna_study`."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class OptunaStudySweeperConf:
+    _target_: str = "hydra_plugins.optuna_study_sweeper.optuna_study_sweeper.OptunaStudySweeper"
+    study_name: str = "study"
+    storage: str | None = None  # an SQLAlchemy URL, e.g. sqlite:///logs/optuna/study.db; None: in memory
+    direction: str = "maximize"
+    n_trials: int = 20  # trials to add in this invocation
+    # Built with hydra.utils.instantiate: any optuna.samplers / optuna.pruners class fits.
+    sampler: Any = field(
+        default_factory=lambda: {
+            "_target_": "optuna.samplers.TPESampler",
+            "seed": None,
+            "n_startup_trials": 5,
+        }
+    )
+    pruner: Any = field(  # fed each epoch's validation by the trials; stops the unpromising ones
+        default_factory=lambda: {
+            "_target_": "optuna.pruners.MedianPruner",
+            "n_startup_trials": 5,
+            "n_warmup_steps": 1,
+        }
+    )
+    # key: Hydra sweep syntax, e.g. optimizer.lr: tag(log, interval(1e-4, 1e-2)); choice(adam, sgd)
+    params: dict[str, str] = field(default_factory=dict)
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="optuna_study", node=OptunaStudySweeperConf)

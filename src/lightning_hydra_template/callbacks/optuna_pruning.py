@@ -1,0 +1,33 @@
+"""Report validation to the Optuna trial this run belongs to, and stop it when Optuna prunes it."""
+
+import lightning as L
+
+
+class OptunaPruning(L.Callback):
+    """Added by `train.py` when the sweeper passes `pruning.*` (study, trial number, storage).
+
+    The trial is looked up in the study's storage, so this works whether the trial runs in the
+    sweeper's process or elsewhere. Raises `optuna.TrialPruned`, which the sweeper records.
+    """
+
+    def __init__(
+        self, study_name: str, trial_number: int, storage: str | None, monitor: str, pruner=None
+    ) -> None:
+        import optuna
+
+        # The pruner is not kept in the storage: the sweep's own (hydra.sweeper.pruner) is passed in.
+        study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner)
+        trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number)
+        self.trial = optuna.trial.Trial(study, trial_id)
+        self.monitor = monitor
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        import optuna
+
+        value = trainer.callback_metrics.get(self.monitor)
+        if trainer.sanity_checking or value is None or not trainer.is_global_zero:
+            return
+        self.trial.report(float(value), step=trainer.current_epoch)
+        if self.trial.should_prune():
+            epoch = trainer.current_epoch
+            raise optuna.TrialPruned(f"pruned after epoch {epoch} ({self.monitor}={float(value):.4f})")

@@ -1,0 +1,71 @@
+"""Optuna searches through `python train.py -m hparams_search=...` (hydra/sweeper=optuna_study)."""
+
+import csv
+import json
+
+import pytest
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+
+from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import distribution
+from lightning_hydra_template.project import CONFIG_DIR
+
+from .test_cli import run
+
+QUICK = ["debug=fast", "data.val_size=100", "trainer.max_epochs=2", "trainer.limit_train_batches=3"]
+
+
+def sweep(data_dir, tmp_path, name: str, *overrides: str, trials: int = 3) -> list[dict]:
+    """Run a small search into `tmp_path/name`; return its trials.csv rows."""
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    result = run(
+        "train.py", "-m", "hparams_search=mlp_optuna", *QUICK, f"hydra.sweeper.n_trials={trials}",
+        "hydra.sweeper.sampler.n_startup_trials=1", f"hydra.sweeper.storage={storage}",
+        f"hydra.sweep.dir={tmp_path / name}", *overrides, env={"DATA_DIR": str(data_dir)},
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    with open(tmp_path / name / "trials.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.slow
+def test_a_search_writes_its_summary_and_the_same_command_continues_the_study(fake_data_dir, tmp_path):
+    trials = sweep(fake_data_dir, tmp_path, "first")
+    assert [t["state"] for t in trials] == ["COMPLETE"] * 3
+    assert {
+        "optimizer",
+        "optimizer.lr",
+        "optimizer.weight_decay",
+        "model.net.dropout",
+        "data.batch_size",
+    } <= set(trials[0])
+    best = json.loads((tmp_path / "first" / "best.json").read_text())
+    assert best["best_value"] == max(float(t["value"]) for t in trials)
+    assert (tmp_path / "first" / "history.png").stat().st_size > 0
+    assert (tmp_path / "first" / "importances.png").stat().st_size > 0
+    # Each trial is a normal run: its metrics.json holds the value the study recorded.
+    run0 = json.loads((tmp_path / "first" / "0" / "metrics.json").read_text())
+    assert run0["metrics"]["val/acc_best"] == pytest.approx(float(trials[0]["value"]))
+
+    again = sweep(fake_data_dir, tmp_path, "second", trials=2)
+    assert [t["number"] for t in again] == ["0", "1", "2", "3", "4"]
+
+
+@pytest.mark.slow
+def test_a_pruned_trial_is_recorded_as_pruned(fake_data_dir, tmp_path):
+    # A pruner that stops every trial after its first epoch (accuracy is always below 2).
+    trials = sweep(
+        fake_data_dir, tmp_path, "pruned", "hydra.sweeper.pruner._target_=optuna.pruners.ThresholdPruner",
+        "~hydra.sweeper.pruner.n_startup_trials", "+hydra.sweeper.pruner.lower=2.0", trials=1,
+    )  # fmt: skip
+    assert trials[0]["state"] == "PRUNED" and trials[0]["last_reported_step"] == "1"
+    assert json.loads((tmp_path / "pruned" / "best.json").read_text()) == {"study": "mlp_optuna"}
+
+
+@pytest.mark.parametrize("search", sorted(p.stem for p in (CONFIG_DIR / "hparams_search").glob("*.yaml")))
+def test_every_search_space_is_valid_for_optuna(search):
+    params = OmegaConf.load(CONFIG_DIR / "hparams_search" / f"{search}.yaml").hydra.sweeper.params
+    overrides = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
+    spaces = {o.get_key_element(): distribution(o) for o in overrides}
+    assert {"optimizer", "optimizer.lr", "optimizer.weight_decay", "data.batch_size"} <= set(spaces)
+    assert spaces["optimizer.lr"].log
