@@ -69,3 +69,20 @@ def test_every_search_space_is_valid_for_optuna(search):
     spaces = {o.get_key_element(): distribution(o) for o in overrides}
     assert {"optimizer", "optimizer.lr", "optimizer.weight_decay", "data.batch_size"} <= set(spaces)
     assert spaces["optimizer.lr"].log
+
+
+@pytest.mark.slow
+def test_parallel_trials_each_get_a_device_of_their_own(fake_data_dir, tmp_path):
+    trials = sweep(fake_data_dir, tmp_path, "parallel", "hydra.sweeper.devices=[gpu-a,gpu-b]", trials=4)
+    assert [t["state"] for t in trials] == ["COMPLETE"] * 4
+    with open(tmp_path / "parallel" / "devices.csv") as f:
+        runs = [(int(r["trial"]), r["device"], float(r["start"]), float(r["end"])) for r in csv.DictReader(f)]
+    assert len(runs) == 4
+    for a in runs:
+        overlapping = [b for b in runs if b is not a and b[2] < a[3] and a[2] < b[3]]
+        assert all(b[1] != a[1] for b in overlapping), f"trials {a} and {overlapping} shared a device"
+        assert len(overlapping) >= 1  # two devices: trials did run side by side
+    # Each trial process saw only its own device.
+    for number, device, _, _ in runs:
+        summary = json.loads((tmp_path / "parallel" / str(number) / "metrics.json").read_text())
+        assert summary["visible_devices"] == device

@@ -76,6 +76,7 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
         "best_checkpoint": best or None,
         "epochs": trainer.current_epoch,
         "world_size": trainer.world_size,
+        "visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "class_names": getattr(datamodule, "class_names", None),
         "wall_time_s": round(time.perf_counter() - started, 1),
         "metrics": metrics,

@@ -28,6 +28,9 @@ class OptunaStudySweeperConf:
             "n_warmup_steps": 1,
         }
     )
+    # Run one trial per device at once, each in its own process that sees only that device
+    # (CUDA_VISIBLE_DEVICES); the next trial starts as soon as a device is free. None: one at a time.
+    devices: list[str] | None = None
     # key: Hydra sweep syntax, e.g. optimizer.lr: tag(log, interval(1e-4, 1e-2)); choice(adam, sgd)
     params: dict[str, str] = field(default_factory=dict)
 

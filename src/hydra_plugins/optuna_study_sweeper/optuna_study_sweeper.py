@@ -7,6 +7,12 @@ parameters, launches the trial as a Hydra job, and tells Optuna its result (or t
 import csv
 import json
 import logging
+import os
+import queue
+import subprocess
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +56,13 @@ class OptunaStudySweeper(Sweeper):
         sampler: Any,
         pruner: Any,
         params: dict[str, str],
+        devices: list[str] | None = None,
     ) -> None:
         self.study_name, self.storage, self.direction = study_name, storage, direction
         self.n_trials = n_trials
         self.sampler, self.pruner = sampler, pruner  # built by Hydra from their _target_
         self.params = dict(params or {})
+        self.devices = [str(d) for d in devices] if devices else None
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
@@ -78,8 +86,6 @@ class OptunaStudySweeper(Sweeper):
         )
 
     def sweep(self, arguments: list[str]) -> list:
-        import optuna
-
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         given = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
         space = {o.get_key_element(): distribution(o) for o in given if o.is_sweep_override()}
@@ -97,14 +103,28 @@ class OptunaStudySweeper(Sweeper):
             len(study.trials),
             self.n_trials,
         )
+        if self.devices:
+            returns = self._sweep_on_devices(study, space, fixed, sweep_dir)
+        else:
+            returns = self._sweep_in_process(study, space, fixed)
+        write_summary(study, sweep_dir)
+        return [returns]
+
+    def _reporting(self, trial) -> list[str]:
+        """Overrides that let the trial report each epoch to its Optuna trial (for pruning)."""
+        overrides = [f"+pruning.study_name={self.study_name}", f"+pruning.trial_number={trial.number}"]
+        if self.storage:
+            overrides.append(f"+pruning.storage='{self.storage}'")
+        return overrides
+
+    def _sweep_in_process(self, study, space: dict, fixed: list[str]) -> list:
+        import optuna
+
         returns = []
         for job in range(self.n_trials):
             trial = study.ask(space)
-            overrides = [*fixed, *(f"{k}={v}" for k, v in trial.params.items())]
-            reporting = [f"+pruning.study_name={self.study_name}", f"+pruning.trial_number={trial.number}"]
-            if self.storage:
-                reporting.append(f"+pruning.storage='{self.storage}'")
-            [result] = self.launcher.launch([overrides + reporting], initial_job_idx=job)
+            overrides = [*fixed, *(f"{k}={v}" for k, v in trial.params.items()), *self._reporting(trial)]
+            [result] = self.launcher.launch([overrides], initial_job_idx=job)
             returns.append(result)
             if result.status == JobStatus.COMPLETED and result.return_value is not None:
                 study.tell(trial, float(result.return_value))
@@ -114,8 +134,67 @@ class OptunaStudySweeper(Sweeper):
             else:
                 study.tell(trial, state=optuna.trial.TrialState.FAIL)
                 log.error("Trial %d failed: %r", trial.number, result._return_value)
-        write_summary(study, sweep_dir)
-        return [returns]
+        return returns
+
+    def _sweep_on_devices(self, study, space: dict, fixed: list[str], sweep_dir: Path) -> list:
+        """One process per trial, each pinned to a free device; a trial starts when a device frees."""
+        if not self.storage:
+            raise ValueError(
+                "hydra.sweeper.devices needs hydra.sweeper.storage: trials run in other processes."
+            )
+        free: queue.Queue[str] = queue.Queue()
+        for device in self.devices:
+            free.put(device)
+        metric = self.config.get("optimized_metric")
+        device_log = sweep_dir / "devices.csv"
+        device_log.write_text("trial,device,start,end\n")
+
+        def run_trial(trial, job: int) -> tuple[Any, Path]:
+            device = free.get()
+            run_dir = sweep_dir / str(job)
+            overrides = [*fixed, *(f"{k}={v}" for k, v in trial.params.items()), *self._reporting(trial)]
+            command = [sys.executable, sys.argv[0], *overrides, f"hydra.run.dir={run_dir}"]
+            log.info("Trial %d on device %s: %s", trial.number, device, " ".join(overrides))
+            started = time.time()
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                with open(run_dir / "trial_output.log", "w") as out:
+                    env = {**os.environ, "CUDA_VISIBLE_DEVICES": device}
+                    subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+            finally:
+                with open(device_log, "a") as f:
+                    f.write(f"{trial.number},{device},{started},{time.time()}\n")
+                free.put(device)
+            return trial, run_dir
+
+        returns, pending = [], set()
+        with ThreadPoolExecutor(max_workers=len(self.devices)) as pool:
+            for job in range(self.n_trials):
+                if len(pending) == len(self.devices):
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    returns += [self._tell(study, *f.result(), metric) for f in done]
+                # Asked only now, so the sampler knows every trial finished so far.
+                pending.add(pool.submit(run_trial, study.ask(space), job))
+            returns += [self._tell(study, *f.result(), metric) for f in wait(pending).done]
+        return returns
+
+    @staticmethod
+    def _tell(study, trial, run_dir: Path, metric: str | None) -> float | None:
+        """Read the trial's metrics.json (or its pruned marker) and tell the study."""
+        import optuna
+
+        metrics_file = run_dir / "metrics.json"
+        if (run_dir / "pruned").exists():
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            log.info("Trial %d pruned", trial.number)
+            return None
+        value = json.loads(metrics_file.read_text())["metrics"].get(metric) if metrics_file.exists() else None
+        if value is None:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+            log.error("Trial %d failed: see %s", trial.number, run_dir / "trial_output.log")
+            return None
+        study.tell(trial, float(value))
+        return float(value)
 
 
 def write_summary(study, sweep_dir: Path) -> None:

@@ -1,5 +1,7 @@
 """Report validation to the Optuna trial this run belongs to, and stop it when Optuna prunes it."""
 
+from pathlib import Path
+
 import lightning as L
 
 
@@ -30,4 +32,6 @@ class OptunaPruning(L.Callback):
         self.trial.report(float(value), step=trainer.current_epoch)
         if self.trial.should_prune():
             epoch = trainer.current_epoch
+            # A marker for sweepers that run trials as separate processes and read their folders.
+            (Path(trainer.default_root_dir) / "pruned").write_text(f"epoch {epoch}\n")
             raise optuna.TrialPruned(f"pruned after epoch {epoch} ({self.monitor}={float(value):.4f})")
