@@ -102,3 +102,11 @@ def test_early_stopping_can_be_added_to_the_default_callbacks(compose_config):
     cfg = compose_config(["+callbacks@callbacks.early_stopping=early_stopping"])
     callbacks = build_each(cfg.callbacks)
     assert {type(c).__name__ for c in callbacks} >= {"EarlyStopping", "ModelCheckpoint"}
+
+
+def test_slurm_launcher_starts_one_task_per_device(compose_config):
+    cfg = compose_config(["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"])
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    assert launcher["_target_"].endswith("SlurmLauncher")
+    assert (launcher["nodes"], launcher["tasks_per_node"], launcher["gpus_per_node"]) == (2, 4, 4)
+    assert launcher["max_num_timeout"] > 0  # preempted or timed-out jobs are requeued
