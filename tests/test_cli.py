@@ -12,14 +12,11 @@ import pytest
 from lightning_hydra_template.project import PROJECT_ROOT
 
 
-def run(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+def run(*args: str, data_dir: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`python *args` from the project root, as a user types it; `data_dir` becomes DATA_DIR."""
+    env = {**os.environ, **({"DATA_DIR": str(data_dir)} if data_dir else {})}
     return subprocess.run(
-        [sys.executable, *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, **(env or {})},
+        [sys.executable, *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, env=env
     )
 
 
@@ -68,7 +65,7 @@ def test_train_then_eval_from_the_command_line(fake_data_dir, tmp_path):
         "model.net.hidden_sizes=[24]",
         "trainer.accelerator=cpu",
         f"hydra.run.dir={tmp_path / 'train'}",
-        env={"DATA_DIR": str(fake_data_dir)},
+        data_dir=fake_data_dir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "train" / "metrics.json").read_text())
@@ -81,7 +78,7 @@ def test_train_then_eval_from_the_command_line(fake_data_dir, tmp_path):
         f"ckpt_path={summary['best_checkpoint']}",
         f"hydra.run.dir={tmp_path / 'eval'}",
         "trainer.accelerator=cpu",
-        env={"DATA_DIR": str(fake_data_dir)},
+        data_dir=fake_data_dir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     evaluated = json.loads((tmp_path / "eval" / "metrics.json").read_text())
@@ -96,7 +93,7 @@ def test_real_fashion_mnist_smoke(real_data_dir, tmp_path):
         "experiment=cnn",
         "debug=fast",
         f"hydra.run.dir={tmp_path}",
-        env={"DATA_DIR": str(real_data_dir)},
+        data_dir=real_data_dir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
@@ -109,7 +106,7 @@ def test_a_bad_config_value_stops_with_its_message_in_the_run_log(fake_data_dir,
         "debug=fast",
         "model.net.channels=[8,8,8,8,8,8]",
         f"hydra.run.dir={tmp_path}",
-        env={"DATA_DIR": str(fake_data_dir)},
+        data_dir=fake_data_dir,
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stdout + result.stderr
@@ -124,7 +121,7 @@ def test_an_unexpected_crash_keeps_its_traceback_in_the_run_log(fake_data_dir, t
         "debug=fast",
         "optimizer._target_=torch.optim.NoSuchOptimizer",
         f"hydra.run.dir={tmp_path}",
-        env={"DATA_DIR": str(fake_data_dir)},
+        data_dir=fake_data_dir,
     )
     assert result.returncode == 1
     log = (tmp_path / "train.log").read_text()
@@ -143,7 +140,7 @@ def test_multirun_writes_one_folder_per_job(fake_data_dir, tmp_path):
         "seed=1,2",
         "trainer.accelerator=cpu",
         f"hydra.sweep.dir={tmp_path}",
-        env={"DATA_DIR": str(fake_data_dir)},
+        data_dir=fake_data_dir,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = [json.loads((tmp_path / str(job) / "metrics.json").read_text()) for job in (0, 1)]

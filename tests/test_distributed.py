@@ -17,8 +17,9 @@ SMALL = ["experiment=mlp", "debug=fast", "data.val_size=100", "model.net.hidden_
 
 @pytest.mark.slow
 def test_ddp_sim_matches_a_single_process_evaluation(fake_data_dir, tmp_path):
-    env = {"DATA_DIR": str(fake_data_dir)}
-    result = run("train.py", *SMALL, "trainer=ddp_sim", f"hydra.run.dir={tmp_path / 'ddp'}", env=env)
+    result = run(
+        "train.py", *SMALL, "trainer=ddp_sim", f"hydra.run.dir={tmp_path / 'ddp'}", data_dir=fake_data_dir
+    )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     ddp = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert ddp["world_size"] == 2
@@ -31,7 +32,7 @@ def test_ddp_sim_matches_a_single_process_evaluation(fake_data_dir, tmp_path):
         f"ckpt_path={ddp['best_checkpoint']}",
         "trainer=cpu",
         f"hydra.run.dir={tmp_path / 'single'}",
-        env=env,
+        data_dir=fake_data_dir,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     single = json.loads((tmp_path / "single" / "metrics.json").read_text())["metrics"]
@@ -48,7 +49,7 @@ def test_ddp_inside_a_multirun_is_refused_before_anything_trains(fake_data_dir, 
         "trainer=ddp_sim",
         "seed=1,2",
         f"hydra.sweep.dir={tmp_path}",
-        env={"DATA_DIR": str(fake_data_dir)},
+        data_dir=fake_data_dir,
     )
     assert result.returncode == 1
     assert "would re-run the whole sweep in every process" in result.stdout + result.stderr

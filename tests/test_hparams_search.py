@@ -21,7 +21,7 @@ def sweep(data_dir, tmp_path, name: str, *overrides: str, trials: int = 3) -> li
     result = run(
         "train.py", "-m", "hparams_search=mlp_optuna", *QUICK, f"hydra.sweeper.n_trials={trials}",
         "hydra.sweeper.sampler.n_startup_trials=1", f"hydra.sweeper.storage={storage}",
-        f"hydra.sweep.dir={tmp_path / name}", *overrides, env={"DATA_DIR": str(data_dir)},
+        f"hydra.sweep.dir={tmp_path / name}", *overrides, data_dir=data_dir,
     )  # fmt: skip
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     with open(tmp_path / name / "trials.csv") as f:
