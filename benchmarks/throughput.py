@@ -27,6 +27,7 @@ VARIANTS = {
     "channels_last": ["model.channels_last=true"],
     "bf16": ["trainer.precision=bf16-mixed"],
     "compile": ["model.compile=true"],
+    "malloc_default": ["malloc_trim_threshold_mb=null"],
     "no_progress_bar": ["callbacks.rich_progress_bar=null"],
     "no_callbacks": [
         "callbacks.rich_progress_bar=null",
@@ -201,12 +202,14 @@ def plain_loop(model: str, batch_size: int, steps: int, data_dir: str) -> None:
 
     from lightning_hydra_template.data.batch_transforms import BatchPreprocessor
     from lightning_hydra_template.data.fashion_mnist import MEAN, STD, FashionMNISTDataModule
+    from lightning_hydra_template.host_memory import keep_freed_memory
     from lightning_hydra_template.optim.param_groups import param_groups
     from lightning_hydra_template.project import CONFIG_DIR, export_project_root
 
     export_project_root()
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={model}", f"data.batch_size={batch_size}"])
+    keep_freed_memory(cfg.malloc_trim_threshold_mb)  # the template's allocator setting, for a fair race
     torch.manual_seed(cfg.seed)
     data = FashionMNISTDataModule(data_dir)
     data.setup()

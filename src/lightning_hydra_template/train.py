@@ -29,6 +29,7 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     from .builders import build, build_datamodule, build_each
     from .config_tree import print_config_tree
     from .ddp_guard import refuse_script_relaunch_in_sweep
+    from .host_memory import keep_freed_memory
     from .lightning_logging import route_lightning_logs_to_hydra
     from .run_summary import log_hparams, print_summary, scalar_metrics, write_metrics
 
@@ -37,6 +38,7 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     if rank_zero_only.rank == 0:  # before building anything, so a bad config is on screen too
         print_config_tree(cfg, save_dir=run_dir)
+    keep_freed_memory(cfg.get("malloc_trim_threshold_mb"))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
