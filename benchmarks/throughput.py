@@ -25,6 +25,7 @@ STEPS = {"mlp": 400, "cnn": 80, "lstm": 120}
 VARIANTS = {
     "default": [],
     "channels_last": ["model.channels_last=true"],
+    "channels_first": ["model.channels_last=false"],
     "bf16": ["trainer.precision=bf16-mixed"],
     "compile": ["model.compile=true"],
     "malloc_default": ["malloc_trim_threshold_mb=null"],
@@ -216,6 +217,9 @@ def plain_loop(model: str, batch_size: int, steps: int, data_dir: str) -> None:
     images, labels = data.datasets["train"].images, data.datasets["train"].labels
     preprocess = BatchPreprocessor(MEAN, STD, cfg.data.crop_padding, cfg.data.horizontal_flip)
     net = instantiate(cfg.model.net)
+    # The same memory format as the template's default for this model (cfg.model.channels_last).
+    memory_format = torch.channels_last if cfg.model.channels_last else torch.contiguous_format
+    net.to(memory_format=memory_format)
     optimizer = instantiate(cfg.optimizer)(param_groups(net))
     schedule = instantiate(cfg.scheduler).build(optimizer, steps)["scheduler"] if cfg.scheduler else None
 
@@ -226,7 +230,7 @@ def plain_loop(model: str, batch_size: int, steps: int, data_dir: str) -> None:
             if len(step_starts) == steps:
                 break
             step_starts.append(time.time())
-            x = preprocess(images[index], training=True)
+            x = preprocess(images[index], training=True).contiguous(memory_format=memory_format)
             loss = torch.nn.functional.cross_entropy(net(x), labels[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -239,11 +243,11 @@ def plain_loop(model: str, batch_size: int, steps: int, data_dir: str) -> None:
     test = data.datasets["test"]
     started = time.perf_counter()
     net.eval()
+    correct = 0
     with torch.no_grad():
-        correct = sum(
-            (net(preprocess(test.images[i], training=False)).argmax(1) == test.labels[i]).sum().item()
-            for i in torch.arange(len(test)).split(1000)
-        )
+        for index in torch.arange(len(test)).split(1000):
+            x = preprocess(test.images[index], training=False).contiguous(memory_format=memory_format)
+            correct += (net(x).argmax(1) == test.labels[index]).sum().item()
     test_seconds = time.perf_counter() - started
     Path(os.environ["PLAIN_OUT"]).write_text(
         json.dumps(
