@@ -1,9 +1,11 @@
 import lightning as L
 import pytest
 import torch
+from lightning.pytorch.utilities.model_summary import ModelSummary
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_hydra_template.builders import build
+from lightning_hydra_template.data.fashion_mnist import FashionMNISTDataModule
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.cnn import CNN
 from lightning_hydra_template.models.mlp import MLP
@@ -95,3 +97,24 @@ def test_channels_last_trains_and_compile_keeps_parameter_names():
     compiled = ImageClassifier(CNN(1, 28, 10, channels=[4]), num_classes=10, compile=True)
     compiled.configure_model()  # compiles lazily: nothing runs until the first forward
     assert set(compiled.state_dict()) == names  # checkpoints load into an uncompiled model
+
+
+def test_the_model_summary_shows_shapes_and_flops_of_a_real_image(fake_data_dir):
+    model = ImageClassifier(CNN(1, 28, 10, channels=[4]), num_classes=10, optimizer=torch.optim.SGD)
+    datamodule = FashionMNISTDataModule(str(fake_data_dir), batch_size=16, val_size=100)
+    trainer = L.Trainer(
+        max_steps=1,
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+    )
+    trainer.fit(model, datamodule=datamodule)
+
+    assert model.example_input_array.shape == (1, 1, 28, 28)
+    assert model.example_input_array.dtype == torch.uint8  # raw, prepared by the datamodule's hook
+    summary = ModelSummary(model, max_depth=1)
+    assert summary.total_flops > 0
+    assert summary.in_sizes[0] == [1, 1, 28, 28] and summary.out_sizes[0] == [1, 10]

@@ -140,10 +140,20 @@ class InMemoryDataModule(L.LightningDataModule):
     def predict_dataloader(self) -> DataLoader | InMemoryBatches:
         return self.test_dataloader()
 
+    def example_images(self) -> torch.Tensor | None:
+        """One raw training image `[1, C, H, W]` (uint8), once set up: the model summary's input."""
+        train = self.datasets.get("train")
+        return train.images[:1] if train is not None else None
+
     def on_after_batch_transfer(
-        self, batch: tuple[torch.Tensor, torch.Tensor], dataloader_idx: int
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 in, float32 out, on the batch's device (the GPU, when training on one)."""
+        self, batch: tuple[torch.Tensor, torch.Tensor] | torch.Tensor, dataloader_idx: int
+    ) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
+        """uint8 in, float32 out, on the batch's device (the GPU, when training on one).
+
+        A bare image tensor (the model summary's example input) is prepared as for evaluation.
+        """
+        if isinstance(batch, torch.Tensor):
+            return self.preprocess(batch, training=False)
         images, labels = batch
         training = self.trainer is not None and self.trainer.training
         return self.preprocess(images, training), labels

@@ -69,9 +69,14 @@ class ImageClassifier(L.LightningModule):
         return self.net(images)
 
     def setup(self, stage: str) -> None:
-        names = getattr(self.trainer.datamodule, "class_names", None) if self._trainer else None
+        datamodule = self.trainer.datamodule if self._trainer else None
+        names = getattr(datamodule, "class_names", None)
         if names:
             self.class_names = list(names)
+        # A real input lets the model summary show each layer's shapes and FLOPs. Not for a
+        # compiled net: one image would compile it once more, for batch size 1.
+        if hasattr(datamodule, "example_images") and not self.compile_net:
+            self.example_input_array = datamodule.example_images()
 
     def configure_model(self) -> None:
         if self.channels_last:
