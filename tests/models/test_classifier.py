@@ -17,18 +17,22 @@ def tiny_model(**kwargs) -> ImageClassifier:
     return ImageClassifier(MLP(1, 28, 10, hidden_sizes=[16]), num_classes=10, **kwargs)
 
 
-def fit_briefly(model: ImageClassifier, epochs: int = 2) -> L.Trainer:
-    generator = torch.Generator().manual_seed(0)
-    data = TensorDataset(torch.randn(24, 1, 28, 28, generator=generator), torch.arange(24) % 10)
-    trainer = L.Trainer(
-        max_epochs=epochs,
+def quiet_trainer(**kwargs) -> L.Trainer:
+    """A CPU trainer that writes nothing and prints nothing."""
+    return L.Trainer(
         accelerator="cpu",
         logger=False,
         enable_checkpointing=False,
         enable_progress_bar=False,
         enable_model_summary=False,
-        num_sanity_val_steps=0,
+        **kwargs,
     )
+
+
+def fit_briefly(model: ImageClassifier, epochs: int = 2) -> L.Trainer:
+    generator = torch.Generator().manual_seed(0)
+    data = TensorDataset(torch.randn(24, 1, 28, 28, generator=generator), torch.arange(24) % 10)
+    trainer = quiet_trainer(max_epochs=epochs, num_sanity_val_steps=0)
     trainer.fit(model, DataLoader(data, batch_size=8), DataLoader(data, batch_size=8))
     return trainer
 
@@ -102,16 +106,7 @@ def test_channels_last_trains_and_compile_keeps_parameter_names():
 def test_the_model_summary_shows_shapes_and_flops_of_a_real_image(fake_data_dir):
     model = ImageClassifier(CNN(1, 28, 10, channels=[4]), num_classes=10, optimizer=torch.optim.SGD)
     datamodule = FashionMNISTDataModule(str(fake_data_dir), batch_size=16, val_size=100)
-    trainer = L.Trainer(
-        max_steps=1,
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
-    trainer.fit(model, datamodule=datamodule)
+    quiet_trainer(max_steps=1, limit_val_batches=0).fit(model, datamodule=datamodule)
 
     assert model.example_input_array.shape == (1, 1, 28, 28)
     assert model.example_input_array.dtype == torch.uint8  # raw, prepared by the datamodule's hook
