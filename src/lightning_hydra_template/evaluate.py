@@ -57,7 +57,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     from .builders import build, build_datamodule, build_each
     from .config_tree import print_config_tree
-    from .lightning_logging import route_lightning_logs_to_hydra
+    from .lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
     from .run_summary import print_summary, scalar_metrics, write_metrics
 
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
@@ -68,6 +68,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         )
     cfg = with_run_config(cfg, checkpoint, command_line_keys())
     route_lightning_logs_to_hydra()
+    hide_upstream_deprecation_noise()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     if rank_zero_only.rank == 0:
         print_config_tree(cfg, save_dir=run_dir)

@@ -30,10 +30,11 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     from .config_tree import print_config_tree
     from .ddp_guard import refuse_script_relaunch_in_sweep
     from .host_memory import keep_freed_memory
-    from .lightning_logging import route_lightning_logs_to_hydra
+    from .lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
     from .run_summary import log_hparams, print_summary, scalar_metrics, write_metrics
 
     route_lightning_logs_to_hydra()
+    hide_upstream_deprecation_noise()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     started = time.perf_counter()
     if rank_zero_only.rank == 0:  # before building anything, so a bad config is on screen too
