@@ -126,7 +126,7 @@ def benchmark(args) -> list[dict]:
     rows = []
     for model in args.models:
         for batch_size in args.batch_sizes:
-            steps = max(20, STEPS[model] * 128 // batch_size)
+            steps = args.steps or max(20, STEPS[model] * 128 // batch_size)
             for variant in args.variants:
                 runs = {"plain": [], "template": []}
                 for pair in range(args.pairs):
@@ -273,7 +273,9 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR", str(ROOT / "data")))
     parser.add_argument("--json", type=Path, help="also write the rows here")
     parser.add_argument("--plain", choices=sorted(STEPS), help=argparse.SUPPRESS)
-    parser.add_argument("--steps", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--steps", type=int, help="training steps per run (default: per model and batch size)"
+    )
     args = parser.parse_args()
     args.data_dir = str(Path(args.data_dir).resolve())
     if args.plain:
