@@ -3,11 +3,11 @@
     python benchmarks/lightning_overhead.py              # the MLP experiment's network, batch 128
     python benchmarks/lightning_overhead.py --rounds 9 --batch-size 512
 
-One process alternates three fits of the same network on the same in-memory batches: a plain
-loop, a bare `LightningModule` (automatic optimization, nothing logged, no callbacks), and the same
-module with manual optimization. Data values do not matter for speed, so they are random images
-of FashionMNIST's shape. Medians of ms/step after a warm-up are printed, with each ratio
-plain/loop (1.0: Lightning costs nothing). See benchmarks/README.md.
+One process alternates three fits of the same network on the same in-memory batches (the
+template's `InMemoryBatches`): a plain loop, a bare `LightningModule` (automatic optimization,
+nothing logged, no callbacks), and the same module with manual optimization. Data values do not
+matter for speed, so they are random images of FashionMNIST's shape. Medians of ms/step after a
+warm-up are printed, with each ratio plain/loop (1.0: Lightning costs nothing). See benchmarks/README.md.
 """
 
 import argparse
@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
+from lightning_hydra_template.callbacks.step_timer import StepTimer
+from lightning_hydra_template.data.in_memory import InMemoryBatches, InMemoryImages
 from lightning_hydra_template.host_memory import keep_freed_memory
 from lightning_hydra_template.project import CONFIG_DIR, export_project_root
 
@@ -36,18 +38,8 @@ def make_network(batch_size: int) -> tuple[torch.nn.Module, object]:
     return instantiate(cfg.model.net), instantiate(cfg.optimizer)
 
 
-class Batches:
-    """Float batches sliced from a new permutation each epoch, like the template's loader."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int) -> None:
-        self.images, self.labels, self.batch_size = images, labels, batch_size
-
-    def __len__(self) -> int:
-        return -(-len(self.labels) // self.batch_size)
-
-    def __iter__(self):
-        for index in torch.randperm(len(self.labels)).split(self.batch_size):
-            yield self.images[index].float().div_(255), self.labels[index]
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    return images.float().div_(255)
 
 
 class Bare(L.LightningModule):
@@ -57,7 +49,7 @@ class Bare(L.LightningModule):
 
     def training_step(self, batch, batch_idx):
         images, labels = batch
-        return F.cross_entropy(self.net(images), labels)
+        return F.cross_entropy(self.net(to_float(images)), labels)
 
     def configure_optimizers(self):
         return self.optimizer_factory(self.parameters())
@@ -71,25 +63,17 @@ class BareManual(Bare):
     def training_step(self, batch, batch_idx):
         optimizer = self.optimizers()
         images, labels = batch
-        loss = F.cross_entropy(self.net(images), labels)
+        loss = F.cross_entropy(self.net(to_float(images)), labels)
         optimizer.zero_grad()
         self.manual_backward(loss)
         optimizer.step()
-
-
-class StepClock(L.Callback):
-    def __init__(self) -> None:
-        self.starts: list[float] = []
-
-    def on_train_batch_start(self, *args) -> None:
-        self.starts.append(time.perf_counter())
 
 
 def ms_per_step(starts: list[float], warmup: int) -> float:
     return 1000 * (starts[-1] - starts[warmup]) / (len(starts) - 1 - warmup)
 
 
-def plain(batches: Batches, batch_size: int, steps: int, warmup: int) -> float:
+def plain(batches: InMemoryBatches, batch_size: int, steps: int, warmup: int) -> float:
     net, optimizer_factory = make_network(batch_size)
     optimizer = optimizer_factory(net.parameters())
     starts = []
@@ -97,15 +81,15 @@ def plain(batches: Batches, batch_size: int, steps: int, warmup: int) -> float:
         if len(starts) == steps:
             break
         starts.append(time.perf_counter())
-        loss = F.cross_entropy(net(images), labels)
+        loss = F.cross_entropy(net(to_float(images)), labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
     return ms_per_step(starts, warmup)
 
 
-def lightning(module_class, batches: Batches, batch_size: int, steps: int, warmup: int) -> float:
-    clock = StepClock()
+def lightning(module_class, batches: InMemoryBatches, batch_size: int, steps: int, warmup: int) -> float:
+    clock = StepTimer()
     trainer = L.Trainer(
         accelerator="cpu",
         max_epochs=1,
@@ -117,7 +101,7 @@ def lightning(module_class, batches: Batches, batch_size: int, steps: int, warmu
         callbacks=[clock],
     )
     trainer.fit(module_class(*make_network(batch_size)), train_dataloaders=batches)
-    return ms_per_step(clock.starts, warmup)
+    return ms_per_step(clock.step_starts, warmup)
 
 
 def main() -> None:
@@ -132,7 +116,8 @@ def main() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     torch.manual_seed(0)
     images = torch.randint(0, 256, (TRAIN_SIZE, 1, 28, 28), dtype=torch.uint8)
-    batches = Batches(images, torch.randint(0, 10, (TRAIN_SIZE,)), args.batch_size)
+    dataset = InMemoryImages(images, torch.randint(0, 10, (TRAIN_SIZE,)))
+    batches = InMemoryBatches(dataset, args.batch_size, shuffle=True)
     warmup = args.steps // 5
     loops = {
         "plain loop": lambda: plain(batches, args.batch_size, args.steps, warmup),

@@ -4,8 +4,9 @@ glibc gives memory back to the kernel whenever the free space at the top of its 
 threshold, which it raises only as far as the largest block it has unmapped so far. A training
 step that frees several MB of activations and gradients at once can cross that threshold on every
 step: the heap shrinks, and the next step faults every page back in (measured here: ~340 minor
-faults per step of the MLP experiment, ~12 % of its speed). Whether a process falls into that
-pattern depends on the order of its earlier allocations, so it comes and goes with unrelated code.
+faults per step of the MLP experiment, a quarter of its speed; half of the LSTM's). Whether a
+process falls into that pattern depends on the order of its earlier allocations, so it comes and
+goes with unrelated code.
 Fixing the thresholds makes it never happen.
 """
 

@@ -15,8 +15,8 @@ class StepTimer(L.Callback):
     measures (on a GPU, queued work evens out over the many steps a rate is computed from).
     """
 
-    def __init__(self, path: str) -> None:
-        self.path = Path(path)
+    def __init__(self, path: str | None = None) -> None:
+        self.path = Path(path) if path else None  # None: keep the timings in memory only
         self.step_starts: list[float] = []
         self.batch_sizes: list[int] = []
         self.test_seconds: float | None = None
@@ -41,6 +41,8 @@ class StepTimer(L.Callback):
         self.write()
 
     def write(self) -> None:
+        if self.path is None:
+            return
         if not self.path.parent.is_dir():
             self.path.parent.mkdir(parents=True)
         self.path.write_text(
