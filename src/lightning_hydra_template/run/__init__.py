@@ -1,0 +1,1 @@
+"""Run plumbing: run folders, atomic files, statuses, signals and guards around a task."""
