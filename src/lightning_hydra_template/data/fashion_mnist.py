@@ -5,9 +5,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ConfigError, MissingFileError
+from ..errors import ConfigError, DataError, MissingFileError
 from .batch_transforms import BatchPreprocessor
-from .idx import read_idx
+from .idx import broken_file, read_idx
 from .in_memory import InMemoryDataModule, InMemoryImages
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,16 @@ class FashionMNISTDataModule(InMemoryDataModule):
         image_file, label_file = (self._find(name) for name in FILES[split])
         if image_file is None or label_file is None:
             self.prepare_data()  # raises with the message saying where the files go
-        images = read_idx(image_file).unsqueeze(1)  # [N, 28, 28] -> [N, 1, 28, 28]
-        return InMemoryImages(images, read_idx(label_file))
+        images, labels = read_idx(image_file), read_idx(label_file)
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(
+                f"{image_file} holds {tuple(images.shape)} and {label_file} holds {tuple(labels.shape)}, "
+                "not N images [N, H, W] with N labels; delete both and re-download them "
+                "(or put good copies there)."
+            )
+        if len(labels) and int(labels.max()) >= len(CLASS_NAMES):
+            raise broken_file(label_file, f"has label {int(labels.max())}, outside 0-9")
+        return InMemoryImages(images.unsqueeze(1), labels)  # [N, 28, 28] -> [N, 1, 28, 28]
 
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit", "validate") and "train" not in self.datasets:
@@ -112,7 +120,9 @@ class FashionMNISTDataModule(InMemoryDataModule):
             train_idx, val_idx = order[: -self.val_size], order[-self.val_size :]
             self.datasets["train"] = InMemoryImages(full.images[train_idx], full.labels[train_idx])
             self.datasets["val"] = InMemoryImages(full.images[val_idx], full.labels[val_idx])
-        if stage in (None, "test", "predict") and "test" not in self.datasets:
+        # Every stage reads the test files (10k images, cheap): a broken one stops the run before
+        # training rather than after it, and testing later reuses them.
+        if "test" not in self.datasets:
             self.datasets["test"] = self._load("test")
 
 
