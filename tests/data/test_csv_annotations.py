@@ -4,10 +4,11 @@ import pytest
 
 from lightning_hydra_template.data.csv_annotations import (
     LabelEncoder,
+    Problem,
     Row,
-    check_path,
     describe_problems,
     read_rows,
+    resolve_image,
 )
 from lightning_hydra_template.errors import ConfigError, DataError, MissingFileError
 
@@ -93,11 +94,11 @@ def test_paths_must_stay_inside_the_image_folder(tmp_path):
     (tmp_path / "a.png").write_bytes(b"")
 
     def kind(file):
-        problem = check_path(Row("x.csv", 1, file, "0"), tmp_path)
-        return problem.kind if problem else None
+        resolved = resolve_image(Row("x.csv", 1, file, "0"), tmp_path)
+        return resolved.kind if isinstance(resolved, Problem) else resolved.name
 
-    assert kind("a.png") is None
-    assert kind("./sub/../a.png") is None
+    assert kind("a.png") == "a.png"
+    assert kind("./sub/../a.png") == "a.png"
     assert kind("/etc/passwd") == "path outside image_dir"
     assert kind("../secret.png") == "path outside image_dir"
     assert kind("sub/../../secret.png") == "path outside image_dir"
@@ -106,7 +107,9 @@ def test_paths_must_stay_inside_the_image_folder(tmp_path):
 
 def test_problem_report_counts_kinds_and_shows_the_first_rows(tmp_path):
     (tmp_path / "a.png").write_bytes(b"")
-    problems = [check_path(Row(str(tmp_path / "l.csv"), n, f"m{n}.png", "0"), tmp_path) for n in range(2, 15)]
+    problems = [
+        resolve_image(Row(str(tmp_path / "l.csv"), n, f"m{n}.png", "0"), tmp_path) for n in range(2, 15)
+    ]
     text = describe_problems(problems)
     assert text.startswith("13 bad rows: 13 missing file")
     assert "l.csv line 2: 'm2.png': missing file" in text and "... and 3 more" in text

@@ -1,7 +1,9 @@
 """Read an annotations CSV (image file, label, optional split) into rows, and check each row."""
 
 import csv
+import io
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePath
@@ -53,6 +55,25 @@ def _column_index(column: int | str, header: list[str] | None, key: str, path: P
     return names.index(column)
 
 
+def _text(path: Path) -> str:
+    """The CSV's text; a binary file (an image, an archive) given by mistake is named as such."""
+    data = path.read_bytes()
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise _not_text(path, f"a NUL byte at byte {nul}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise _not_text(path, f"byte {error.start} is not UTF-8") from None
+
+
+def _not_text(path: Path, why: str) -> DataError:
+    return DataError(
+        f"{path} is not a text CSV ({why}); give a UTF-8 CSV of `file,label` rows "
+        "(spreadsheets: save as 'CSV UTF-8')."
+    )
+
+
 def read_rows(
     path: Path,
     file_column: int | str = 0,
@@ -63,8 +84,13 @@ def read_rows(
     """All data rows of `path`; spaces after commas are ignored, a header is detected or forced."""
     if not path.is_file():
         raise MissingFileError(f"Annotations CSV {path} does not exist; set data.csv_path to your CSV.")
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        lines = [(n, r) for n, r in enumerate(csv.reader(f, skipinitialspace=True), 1) if any(r)]
+    reader = csv.reader(io.StringIO(_text(path), newline=""), skipinitialspace=True)
+    try:
+        lines = [(n, r) for n, r in enumerate(reader, 1) if any(r)]
+    except csv.Error as error:
+        raise DataError(
+            f"{path} line {reader.line_num} is not valid CSV ({error}); fix the quoting on that line."
+        ) from None
     if not lines:
         raise DataError(f"{path} is empty: it needs one row per image, `file,label` (e.g. `img1.png,cat`).")
     if header == "auto":
@@ -101,8 +127,12 @@ def read_rows(
     ]
 
 
-def check_path(row: Row, image_dir: Path) -> Problem | None:
-    """The row's file must be a relative path that stays inside `image_dir` and exists."""
+def resolve_image(row: Row, image_dir: Path) -> Path | Problem:
+    """The row's image file with symlinks followed; it must exist and stay inside `image_dir`.
+
+    `image_dir` must be resolved already (`Path.resolve()`), so that only the components below it
+    need looking at: one `lstat` each, about as cheap as the plain existence check.
+    """
     if not row.file:
         return Problem("empty file name", row, "the file column is empty")
     if PurePath(row.file).is_absolute() or os.path.splitdrive(row.file)[0]:
@@ -110,9 +140,42 @@ def check_path(row: Row, image_dir: Path) -> Problem | None:
     inside = os.path.normpath(row.file)
     if inside == ".." or inside.startswith(".." + os.sep):
         return Problem("path outside image_dir", row, "`..` leads out of data.image_dir")
-    if not (image_dir / inside).is_file():
+    try:
+        path, is_file = _follow_links(str(image_dir), inside)
+    except OSError:  # a missing folder or file on the way
+        path, is_file = "", False
+    if path and not path.startswith(os.path.join(image_dir, "")):  # "<image_dir>/", also for "/"
+        return Problem("path outside image_dir", row, f"a symlink leads out, to {path}")
+    if not is_file:
         return Problem("missing file", row, f"no file {image_dir / inside}")
-    return None
+    return Path(path)
+
+
+def _follow_links(image_dir: str, inside: str) -> tuple[str, bool]:
+    """`image_dir/inside` with symlinks followed, and whether that is a regular file."""
+    path = image_dir
+    for part in inside.split(os.sep):
+        path = os.path.join(path, part)
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            real = os.path.realpath(os.path.join(image_dir, inside))
+            return real, os.path.isfile(real)
+    return path, stat.S_ISREG(mode)
+
+
+def require_two_classes(rows: list[Row], path: Path) -> None:
+    """A classifier needs two labels at least; one label means a wrong column or a partial CSV."""
+    labels = sorted({row.label for row in rows if row.label})
+    if len(labels) < 2:
+        found = f"all labelled {labels[0]!r}" if labels else "none labelled"
+        raise DataError(
+            f"{path} has {_count(len(rows), 'row')}, {found}; a classifier needs at least 2 classes: "
+            "add rows of another class (or check data.label_column)."
+        )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def check_split(row: Row) -> Problem | None:

@@ -1,6 +1,7 @@
 """Your own images: a CSV of `file,label` rows beside an image folder, decoded once into a cache."""
 
 import logging
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,10 +15,11 @@ from .csv_annotations import (
     LabelEncoder,
     Problem,
     Row,
-    check_path,
     check_split,
     describe_problems,
     read_rows,
+    require_two_classes,
+    resolve_image,
 )
 from .image_cache import cache_key, load_or_decode
 from .in_memory import InMemoryDataModule, InMemoryImages
@@ -110,28 +112,45 @@ class CSVImageDataModule(InMemoryDataModule):
     def _read(self, path: Path | str, split_column: int | str | None = None) -> list[Row]:
         return read_rows(Path(path).expanduser().resolve(), split_column=split_column, **self.columns)
 
+    def _read_main(self, split_column: int | str | None = None) -> list[Row]:
+        rows = self._read(self.csv_path, split_column)
+        require_two_classes(rows, self.csv_path)
+        return rows
+
     def rows(self) -> dict[str, list[Row]]:
-        """Rows per split as the CSVs say (before any check); split by ratio where no CSV says."""
+        """Rows per split as the CSVs say, split by ratio where no CSV says (rows unchecked yet).
+
+        Fails at once, before any image is opened, when there are too few classes or rows.
+        """
         if self._rows is None:
             if self.split_csvs["val"]:
-                self._rows = {
-                    "train": self._read(self.csv_path),
-                    "val": self._read(Path(self.split_csvs["val"])),
-                }
+                self._rows = {"train": self._read_main(), "val": self._read(Path(self.split_csvs["val"]))}
                 if self.split_csvs["test"]:
                     self._rows["test"] = self._read(Path(self.split_csvs["test"]))
                 else:
                     log.warning("No data.test_csv: testing on the validation rows.")
                     self._rows["test"] = self._rows["val"]
             elif self.split_column is not None:
-                rows = self._read(self.csv_path, self.split_column)
+                rows = self._read_main(self.split_column)
                 self._rows = {
                     s: [r for r in rows if SPLIT_NAMES.get((r.split or "").lower()) == s] for s in SPLITS
                 }
                 self._rows["unsplit"] = [r for r in rows if (r.split or "").lower() not in SPLIT_NAMES]
+                self._require_every_split(len(rows))
             else:
-                self._rows = self._split_by_ratio(self._read(self.csv_path))
+                rows = self._read_main()
+                self._rows = self._split_by_ratio(rows)
+                self._require_every_split(len(rows))
         return self._rows
+
+    def _require_every_split(self, n_rows: int) -> None:
+        """Say so now, before any image is decoded, when the CSV cannot fill all three splits."""
+        for split in SPLITS:
+            if not self._rows[split]:
+                raise DataError(
+                    f"{self.csv_path} has {n_rows} row{'s' if n_rows != 1 else ''}, and the {split} split "
+                    f"gets none of them; {self._how_to_fill(split)}."
+                )
 
     def _split_by_ratio(self, rows: list[Row]) -> dict[str, list[Row]]:
         """Per label, a seeded shuffle: the first val_ratio to val, the next test_ratio to test."""
@@ -164,23 +183,47 @@ class CSVImageDataModule(InMemoryDataModule):
         return len(self.class_names)
 
     # --- images: checked, decoded once, cached ---------------------------------------------
-    def _checked(self) -> tuple[dict[str, list[tuple[Row, int]]], list[Problem], list[Path]]:
-        """Rows that pass the path, split and label checks, with their class index; the problems."""
-        problems = [p for r in self.rows().get("unsplit", []) if (p := check_split(r))]
-        kept: dict[str, list[tuple[Row, int]]] = {s: [] for s in SPLITS}
-        for split in SPLITS:
-            for row in self.rows()[split]:
-                problem = check_path(row, self.image_dir)
-                label = self.encoder.encode(row) if problem is None else None
-                if problem or isinstance(label, Problem):
-                    problems.append(problem or label)
-                else:
-                    kept[split].append((row, label))
-        files = sorted({self.image_dir / r.file for s in SPLITS for r, _ in kept[s]})
+    def _checked(self) -> tuple[dict[str, list[tuple[Row, Path, int]]], list[Problem], list[Path]]:
+        """Rows that pass the path, duplicate, split and label checks, with image and class index.
+
+        An image file is used once: a later row naming it again (in any split, after resolving
+        links) is a bad row, so no image is in two splits.
+        """
+        rows = self.rows()
+        problems = [p for r in rows.get("unsplit", []) if (p := check_split(r))]
+        reused = rows["test"] is rows["val"]  # no data.test_csv: testing reuses validation, by design
+        csv_order = {str(path): i for i, path in enumerate(self._csv_files())}
+        listed = sorted(
+            ((split, row) for split in SPLITS if not (split == "test" and reused) for row in rows[split]),
+            key=lambda listing: (csv_order.get(listing[1].csv, 0), listing[1].line),
+        )
+        kept: dict[str, list[tuple[Row, Path, int]]] = {s: [] for s in SPLITS}
+        first_rows: dict[Path, Row] = {}
+        for split, row in listed:
+            checked = self._check_row(row, first_rows)
+            if isinstance(checked, Problem):
+                problems.append(checked)
+            else:
+                kept[split].append((row, *checked))
+        if reused:
+            kept["test"] = kept["val"]
+        files = sorted({path for s in SPLITS for _, path, _ in kept[s]})
         return kept, problems, files
 
+    def _check_row(self, row: Row, first_rows: dict[Path, Row]) -> tuple[Path, int] | Problem:
+        path = resolve_image(row, self.image_dir)
+        if isinstance(path, Problem):
+            return path
+        label = self.encoder.encode(row)
+        if isinstance(label, Problem):
+            return label
+        first = first_rows.setdefault(path, row)
+        if first is not row:
+            return Problem("duplicate file", row, f"also on {Path(first.csv).name} line {first.line}")
+        return path, label
+
     def _key(self, files: list[Path]) -> str:
-        settings = {"channels": self.channels, "image_size": self.image_size, "version": 1}
+        settings = {"channels": self.channels, "image_size": self.image_size, "version": 2}
         return cache_key(self._csv_files(), files, settings)
 
     def prepare_data(self) -> None:
@@ -197,9 +240,11 @@ class CSVImageDataModule(InMemoryDataModule):
         failed_files = {files[i]: reason for i, reason in failures.items()}
         datasets: dict[str, tuple[list[int], list[int]]] = {}
         for split in SPLITS:
+            if split == "test" and kept["test"] is kept["val"]:
+                datasets["test"] = datasets["val"]  # reported once, as validation rows
+                continue
             indices, labels = [], []
-            for row, label in kept[split]:
-                path = self.image_dir / row.file
+            for row, path, label in kept[split]:
                 if path in failed_files:
                     problems.append(Problem("undecodable image", row, failed_files[path]))
                     continue
@@ -255,7 +300,14 @@ class CSVImageDataModule(InMemoryDataModule):
             return f"give some rows the value {split!r} in the split column"
         if split == "train":
             return "lower data.val_ratio and data.test_ratio, or add rows"
-        return f"raise data.{split}_ratio, or add rows"
+        ratio = self.val_ratio if split == "val" else self.test_ratio
+        if ratio <= 0:
+            return f"raise data.{split}_ratio above 0"
+        # Stratified: each class gives the split round(rows * ratio) of its rows.
+        return (
+            f"raise data.{split}_ratio, or add rows ({math.floor(0.5 / ratio) + 1} rows of one class "
+            f"give it one at data.{split}_ratio={ratio})"
+        )
 
     def setup(self, stage: str | None = None) -> None:
         if not self.datasets:  # other processes of a DDP run, which skip prepare_data
