@@ -52,3 +52,9 @@ def class_folders(root: Path, per_class: int = 4) -> Path:
                 root / name / f"{i}.{formats[i % 3]}", rgb, (16 + i, 16), grey=i % 2 == 1, seed=c * 7 + i
             )
     return root
+
+
+def write_csv(path: Path, header: str | None, lines: list[str]) -> Path:
+    """A CSV of `lines` (after `header`, when given) at `path`."""
+    path.write_text("\n".join([header, *lines] if header else lines) + "\n")
+    return path
