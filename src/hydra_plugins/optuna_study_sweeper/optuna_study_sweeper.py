@@ -7,14 +7,18 @@ parameters, launches the trial as a Hydra job, and tells Optuna its result (or t
 import csv
 import json
 import logging
+import math
 import os
 import queue
 import subprocess
 import sys
 import time
+from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, Transformer
@@ -25,6 +29,9 @@ from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
 from .config import OptunaStudySweeperConf  # noqa: F401  (registers hydra/sweeper=optuna_study)
+
+if TYPE_CHECKING:
+    import optuna
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,49 @@ def distribution(override: Override) -> Any:
             return d.IntDistribution(sweep.start, sweep.end, log=log_scale)
         return d.FloatDistribution(float(sweep.start), float(sweep.end), log=log_scale)
     raise ValueError(f"{override.input_line}: use choice(...), range(...) or interval(...) in sweeper params")
+
+
+def open_study(
+    study_name: str, storage: str | None, direction: str, sampler: Any = None, pruner: Any = None
+) -> "optuna.Study":
+    """Create the study, or load it if it exists: the same command again continues it."""
+    import optuna
+
+    with _creation_lock(storage):
+        return optuna.create_study(
+            study_name=study_name,
+            storage=storage,
+            direction=direction,
+            load_if_exists=True,
+            sampler=sampler,
+            pruner=pruner,
+        )
+
+
+@contextmanager
+def _creation_lock(storage: str | None) -> Iterator[None]:
+    """Hold an exclusive lock on `<db>.lock`, beside an SQLite study, while it is created or loaded.
+
+    Optuna sets up a new database in steps no transaction spans (create the tables, then stamp the
+    schema version), so two sweeps starting on one fresh file both do it and one fails: "UNIQUE
+    constraint failed: alembic_version", or "table ... already exists". A lock rather than a retry
+    on those errors: it removes the race instead of guessing which errors mean "the other sweep got
+    there first", and the wait is only as long as the other sweep's setup. Only for SQLite, whose
+    sweeps share a machine and so can share a lock file; a database server needs no file of ours.
+    """
+    from sqlalchemy.engine import make_url
+
+    url = make_url(storage) if storage else None
+    if url is None or url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        yield
+        return
+    import fcntl  # POSIX; imported here so that loading the plugin (every train.py) never needs it
+
+    database = Path(url.database)
+    database.parent.mkdir(parents=True, exist_ok=True)
+    with open(database.with_name(database.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when this process dies
+        yield
 
 
 class OptunaStudySweeper(Sweeper):
@@ -71,21 +121,8 @@ class OptunaStudySweeper(Sweeper):
             hydra_context=hydra_context, task_function=task_function, config=config
         )
 
-    def _study(self):
-        import optuna
-
-        if self.storage and self.storage.startswith("sqlite:///"):
-            Path(self.storage.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        return optuna.create_study(
-            study_name=self.study_name,
-            storage=self.storage,
-            direction=self.direction,
-            load_if_exists=True,  # the same command again continues the study
-            sampler=self.sampler,
-            pruner=self.pruner,
-        )
-
-    def sweep(self, arguments: list[str]) -> list:
+    def sweep(self, arguments: list[str]) -> list["optuna.trial.FrozenTrial"]:
+        """Add `n_trials` trials to the study, write the summary; exit 1 when every trial failed."""
         parser = OverridesParser.create(config_loader=self.hydra_context.config_loader)
         given = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
         space = {o.get_key_element(): distribution(o) for o in given if o.is_sweep_override()}
@@ -94,7 +131,7 @@ class OptunaStudySweeper(Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
-        study = self._study()
+        study = open_study(self.study_name, self.storage, self.direction, self.sampler, self.pruner)
         where = self.storage or "in memory"
         log.info(
             "Study %r (%s): %d trials so far, %d to add",
@@ -104,11 +141,13 @@ class OptunaStudySweeper(Sweeper):
             self.n_trials,
         )
         if self.devices:
-            returns = self._sweep_on_devices(study, space, fixed, sweep_dir)
+            told = self._sweep_on_devices(study, space, fixed, sweep_dir)
         else:
-            returns = self._sweep_in_process(study, space, fixed)
-        write_summary(study, sweep_dir)
-        return [returns]
+            told = self._sweep_in_process(study, space, fixed)
+        counts = count_states(told)
+        write_summary(study, sweep_dir, counts)
+        report_outcome(counts, sweep_dir)
+        return told
 
     def _reporting(self, trial) -> list[str]:
         """Overrides that let the trial report each epoch to its Optuna trial (for pruning)."""
@@ -118,23 +157,34 @@ class OptunaStudySweeper(Sweeper):
         return overrides
 
     def _sweep_in_process(self, study, space: dict, fixed: list[str]) -> list:
-        import optuna
-
-        returns = []
+        """Run the trials one after another in this process; return them as told to the study."""
+        told = []
         for job in range(self.n_trials):
             trial = study.ask(space)
             overrides = [*fixed, *(f"{k}={v}" for k, v in trial.params.items()), *self._reporting(trial)]
+            told.append(self._run_in_process(study, trial, overrides, job))
+        return told
+
+    def _run_in_process(self, study, trial, overrides: list[str], job: int) -> "optuna.trial.FrozenTrial":
+        import optuna
+
+        try:
             [result] = self.launcher.launch([overrides], initial_job_idx=job)
-            returns.append(result)
-            if result.status == JobStatus.COMPLETED and result.return_value is not None:
-                study.tell(trial, float(result.return_value))
-            elif isinstance(result._return_value, optuna.TrialPruned):
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                log.info("Trial %d pruned", trial.number)
-            else:
-                study.tell(trial, state=optuna.trial.TrialState.FAIL)
-                log.error("Trial %d failed: %r", trial.number, result._return_value)
-        return returns
+        except SystemExit as stop:
+            # A trial stopped by a UserError exits without a traceback, and Hydra lets SystemExit
+            # through: caught here, it fails that trial instead of ending the sweep.
+            return _fail(study, trial, f"exited with code {stop.code}; its log (job {job}) says why")
+        except Exception as error:  # raised before the trial ran, e.g. its overrides do not compose
+            return _fail(study, trial, f"{type(error).__name__}: {error}")
+        if isinstance(result._return_value, optuna.TrialPruned):
+            log.info("Trial %d pruned", trial.number)
+            return study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        if result.status != JobStatus.COMPLETED:
+            where = result.hydra_cfg.hydra.runtime.output_dir
+            return _fail(study, trial, f"{result._return_value!r}; see its log in {where}")
+        if not _is_number(result.return_value):
+            return _fail(study, trial, f"returned {result.return_value!r}, not a number")
+        return study.tell(trial, float(result.return_value))
 
     def _sweep_on_devices(self, study, space: dict, fixed: list[str], sweep_dir: Path) -> list:
         """One process per trial, each pinned to a free device; a trial starts when a device frees."""
@@ -167,38 +217,97 @@ class OptunaStudySweeper(Sweeper):
                 free.put(device)
             return trial, run_dir
 
-        returns, pending = [], set()
+        told, pending = [], set()
         with ThreadPoolExecutor(max_workers=len(self.devices)) as pool:
             for job in range(self.n_trials):
                 if len(pending) == len(self.devices):
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    returns += [self._tell(study, *f.result(), metric) for f in done]
+                    told += [self._tell(study, *f.result(), metric) for f in done]
                 # Asked only now, so the sampler knows every trial finished so far.
                 pending.add(pool.submit(run_trial, study.ask(space), job))
-            returns += [self._tell(study, *f.result(), metric) for f in wait(pending).done]
-        return returns
+            told += [self._tell(study, *f.result(), metric) for f in wait(pending).done]
+        return told
 
     @staticmethod
-    def _tell(study, trial, run_dir: Path, metric: str | None) -> float | None:
-        """Read the trial's metrics.json (or its pruned marker) and tell the study."""
+    def _tell(study, trial, run_dir: Path, metric: str | None) -> "optuna.trial.FrozenTrial":
+        """Tell the study how the trial in `run_dir` ended: its pruned marker, or its metrics.json."""
         import optuna
 
-        metrics_file = run_dir / "metrics.json"
         if (run_dir / "pruned").exists():
-            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             log.info("Trial %d pruned", trial.number)
-            return None
-        value = json.loads(metrics_file.read_text())["metrics"].get(metric) if metrics_file.exists() else None
+            return study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        value, why_none = trial_value(run_dir / "metrics.json", metric)
         if value is None:
-            study.tell(trial, state=optuna.trial.TrialState.FAIL)
-            log.error("Trial %d failed: see %s", trial.number, run_dir / "trial_output.log")
-            return None
-        study.tell(trial, float(value))
-        return float(value)
+            return _fail(study, trial, f"{why_none}; see {run_dir / 'trial_output.log'}")
+        return study.tell(trial, value)
 
 
-def write_summary(study, sweep_dir: Path) -> None:
-    """best.json, trials.csv and the optimisation-history and parameter-importance plots."""
+def trial_value(metrics_file: Path, metric: str | None) -> tuple[float | None, str]:
+    """The value a trial's metrics.json gives `metric`, or None and the reason there is none."""
+    if not metrics_file.exists():
+        return None, "it wrote no metrics.json"
+    try:
+        summary = json.loads(metrics_file.read_text())
+    except ValueError as error:
+        return None, f"its metrics.json is not JSON ({error})"
+    # Runs that record no status write metrics.json only once they have finished.
+    status = summary.get("status", "completed")
+    if status != "completed":
+        return None, f"its run {status}: {summary.get('error') or 'no error recorded'}"
+    metrics = summary.get("metrics") or {}
+    if metric not in metrics:
+        return None, f"it logged no {metric!r}"
+    if not _is_number(metrics[metric]):  # null: the run wrote NaN as null
+        return None, f"its {metric!r} is {metrics[metric]!r}, not a number"
+    return float(metrics[metric]), ""
+
+
+def _is_number(value: Any) -> bool:
+    """A finite number: what a study can rank (Optuna itself would fail a NaN)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fail(study, trial, why: str) -> "optuna.trial.FrozenTrial":
+    import optuna
+
+    log.error("Trial %d failed: %s", trial.number, why)
+    return study.tell(trial, state=optuna.trial.TrialState.FAIL)
+
+
+def count_states(trials: list["optuna.trial.FrozenTrial"]) -> dict[str, int]:
+    """How many of `trials` (as told to the study) completed, were pruned and failed."""
+    import optuna
+
+    states = Counter(t.state for t in trials)
+    state = optuna.trial.TrialState
+    return {"complete": states[state.COMPLETE], "pruned": states[state.PRUNED], "failed": states[state.FAIL]}
+
+
+def report_outcome(counts: dict[str, int], sweep_dir: Path) -> None:
+    """Log what this sweep's trials did; exit non-zero, without a traceback, when all of them failed."""
+    total = sum(counts.values())
+    log.info(
+        "This sweep's %d trials: %d completed, %d pruned, %d failed",
+        total,
+        counts["complete"],
+        counts["pruned"],
+        counts["failed"],
+    )
+    if not counts["failed"]:
+        return
+    where = f"the trials' logs, in their folders under {sweep_dir}"
+    if counts["failed"] == total:
+        log.error("All %d trials failed: nothing was learned. See %s", total, where)
+        raise SystemExit(1)  # after the summary is written: best.json and trials.csv say what happened
+    log.warning("%d of %d trials failed; see %s", counts["failed"], total, where)
+
+
+def write_summary(study, sweep_dir: Path, counts: dict[str, int]) -> None:
+    """best.json, trials.csv and the optimisation-history and parameter-importance plots.
+
+    best.json holds the study's best trial once any trial of it completed, and always how this
+    sweep's trials ended (`counts`), so a sweep that learned nothing never looks like a result.
+    """
     import optuna
 
     complete = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
@@ -209,7 +318,8 @@ def write_summary(study, sweep_dir: Path) -> None:
             "best_params": study.best_params,
             "best_trial": study.best_trial.number,
         }
-    (sweep_dir / "best.json").write_text(json.dumps({"study": study.study_name, **best}, indent=2) + "\n")
+    summary = {"study": study.study_name, "trials": counts, **best}
+    (sweep_dir / "best.json").write_text(json.dumps(summary, indent=2) + "\n")
     names = sorted({name for t in study.trials for name in t.params})
     with open(sweep_dir / "trials.csv", "w", newline="") as f:
         writer = csv.writer(f)

@@ -1,0 +1,143 @@
+"""Faults an Optuna sweep must survive or report: racing sweeps, failing trials, runs that ended badly.
+
+Each test injects the fault; sweeps run as users run them, `python train.py -m hparams_search=...`.
+"""
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.storages._rdb.storage import _VersionManager
+from optuna.trial import TrialState
+
+from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import OptunaStudySweeper, open_study
+from lightning_hydra_template.project import PROJECT_ROOT
+
+# A few batches of one epoch per trial, on the generated data.
+QUICK = ["debug=fast", "data.val_size=100", "trainer.limit_train_batches=3"]
+
+
+def start_sweep(data_dir: Path, storage: str, sweep_dir: Path, *overrides: str, trials: int = 2):
+    """Start `python train.py -m hparams_search=mlp_optuna`, small, its output in `sweep_dir.log`."""
+    sweep_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(sweep_dir.with_suffix(".log"), "w") as output:
+        return subprocess.Popen(
+            [sys.executable, "train.py", "-m", "hparams_search=mlp_optuna", *QUICK,
+             f"hydra.sweeper.n_trials={trials}", "hydra.sweeper.sampler.n_startup_trials=1",
+             f"hydra.sweeper.storage={storage}", f"hydra.sweep.dir={sweep_dir}", *overrides],
+            cwd=PROJECT_ROOT, stdout=output, stderr=subprocess.STDOUT,
+            env={**os.environ, "DATA_DIR": str(data_dir)},
+        )  # fmt: skip
+
+
+def finish(sweep: subprocess.Popen, sweep_dir: Path) -> tuple[int, str]:
+    """Wait for a sweep started by `start_sweep`; its exit code and output."""
+    return sweep.wait(timeout=600), sweep_dir.with_suffix(".log").read_text()
+
+
+def run_sweep(data_dir: Path, tmp_path: Path, *overrides: str, trials: int = 2) -> tuple[int, str, dict]:
+    """One sweep into `tmp_path/sweep` on a fresh study: exit code, output and best.json."""
+    storage, sweep_dir = f"sqlite:///{tmp_path / 'study.db'}", tmp_path / "sweep"
+    code, output = finish(start_sweep(data_dir, storage, sweep_dir, *overrides, trials=trials), sweep_dir)
+    return code, output, json.loads((sweep_dir / "best.json").read_text())
+
+
+# --- Two sweeps on one fresh study database ------------------------------------------------------
+
+
+def test_two_sweeps_creating_one_fresh_study_at_once_both_get_it(tmp_path, monkeypatch):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    stamp = _VersionManager._set_alembic_revision
+    both_stamping = threading.Barrier(2, timeout=2)
+
+    def stamp_together(self, revision):
+        """The race, forced: each sweep waits for the other before stamping the new database."""
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other one waits for the lock
+            both_stamping.wait()
+        stamp(self, revision)
+
+    monkeypatch.setattr(_VersionManager, "_set_alembic_revision", stamp_together)
+    # Threads stand in for processes: each opens the database through its own storage object.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(lambda _: open_study("shared", storage, "maximize"), range(2))
+
+    first.tell(first.ask(), 1.0)
+    assert [t.value for t in second.trials] == [1.0]  # one study, not two
+
+
+@pytest.mark.slow
+def test_two_sweeps_started_together_on_a_fresh_database_both_run_all_their_trials(fake_data_dir, tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    sweeps = {name: start_sweep(fake_data_dir, storage, tmp_path / name) for name in ("a", "b")}
+    for name, sweep in sweeps.items():
+        code, output = finish(sweep, tmp_path / name)
+        assert code == 0, output[-3000:]
+    study = optuna.load_study(study_name="mlp_optuna", storage=storage)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 4
+
+
+# --- Failed trials: never reported as success ----------------------------------------------------
+
+IN_PROCESS, ON_DEVICES = [], ["hydra.sweeper.devices=[cpu-a]"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", [IN_PROCESS, ON_DEVICES], ids=["in process", "on devices"])
+def test_a_sweep_whose_every_trial_failed_exits_non_zero(fake_data_dir, tmp_path, where):
+    # A typo in optimized_metric: every trial trains, then has no value to give the study.
+    code, output, best = run_sweep(fake_data_dir, tmp_path, "optimized_metric=val/acc_bset", *where)
+    assert code == 1
+    # The sweep ends on one error line, no traceback; the trials' logs hold the rest.
+    assert "All 2 trials failed" in output.splitlines()[-1]
+    assert best == {"study": "mlp_optuna", "trials": {"complete": 0, "pruned": 0, "failed": 2}}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", [IN_PROCESS, ON_DEVICES], ids=["in process", "on devices"])
+def test_a_sweep_with_some_failed_trials_exits_zero_and_says_how_many(fake_data_dir, tmp_path, where):
+    # `${pruning.trial_number}` epochs: trial 0 asks for none and so has no val/acc_best to return.
+    code, output, best = run_sweep(
+        fake_data_dir, tmp_path, "trainer.max_epochs=${pruning.trial_number}", *where
+    )
+    assert code == 0, output[-3000:]
+    assert "1 of 2 trials failed" in output
+    assert best["trials"] == {"complete": 1, "pruned": 0, "failed": 1}
+    assert best["best_trial"] == 1
+
+
+# --- A trial's metrics.json: a result only when its run completed --------------------------------
+
+
+def tell_from_metrics(tmp_path: Path, summary: dict) -> optuna.trial.FrozenTrial:
+    """Tell a fresh study the trial whose run folder holds `summary` as metrics.json."""
+    study = optuna.create_study(direction="maximize")
+    (tmp_path / "metrics.json").write_text(json.dumps(summary))
+    return OptunaStudySweeper._tell(study, study.ask(), tmp_path, "val/acc_best")
+
+
+@pytest.mark.parametrize(
+    "summary",
+    [
+        {"status": "failed", "error": "CUDA out of memory", "metrics": {"val/acc_best": 0.5}},
+        {"status": "interrupted", "error": "KeyboardInterrupt", "metrics": {"val/acc_best": 0.5}},
+        {"status": "completed", "metrics": {"val/acc_best": None}},  # NaN, written as null
+        {"status": "completed", "metrics": {"val/loss": 0.5}},
+    ],
+    ids=["run failed", "run interrupted", "value null", "value missing"],
+)
+def test_a_metrics_json_without_a_completed_value_is_a_failed_trial(tmp_path, summary, caplog):
+    assert tell_from_metrics(tmp_path, summary).state == TrialState.FAIL
+    assert summary.get("error", "val/acc_best") in caplog.text  # the log says why
+
+
+@pytest.mark.parametrize("status", [{"status": "completed"}, {}], ids=["completed", "no status recorded"])
+def test_a_completed_run_gives_its_value_to_the_study(tmp_path, status):
+    trial = tell_from_metrics(tmp_path, {**status, "metrics": {"val/acc_best": 0.75}})
+    assert (trial.state, trial.value) == (TrialState.COMPLETE, 0.75)
