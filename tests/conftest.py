@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from lightning_hydra_template.data.idx import write_idx
 from lightning_hydra_template.project import CONFIG_DIR, PROJECT_ROOT, export_project_root
+from lightning_hydra_template.run.run_folders import register_resolvers
 
 REAL_DATA = PROJECT_ROOT.parent / "shared" / "data"
 IDX_NAMES = {
@@ -84,6 +85,7 @@ def point_at_small_data(data: DictConfig, csv_dataset: Path, cache_dir: Path) ->
 def compose_config(tmp_path: Path, fake_data_dir: Path, csv_dataset: Path) -> Callable[..., DictConfig]:
     """Compose `train.yaml` (or `eval.yaml`) with overrides, its run folder in `tmp_path`."""
     export_project_root()
+    register_resolvers()
 
     def _compose(overrides: list[str] = (), config_name: str = "train", fast: bool = True) -> DictConfig:
         GlobalHydra.instance().clear()

@@ -49,3 +49,7 @@ def reported_errors(task: str) -> Iterator[None]:
             raise
         log.error("%s stopped: %s", task, user_error)
         raise SystemExit(1) from None
+
+
+class DivergedError(UserError, FloatingPointError):
+    """The loss or the weights stopped being finite; the message says where and what to change."""

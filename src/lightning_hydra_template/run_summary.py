@@ -1,6 +1,5 @@
 """The end of a run: its metrics in `metrics.json`, the HParams tab, and a table on the console."""
 
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -46,11 +45,11 @@ def log_hparams(loggers: list, cfg: DictConfig, metrics: Mapping[str, float]) ->
 
 
 def write_metrics(run_dir: Path, summary: Mapping[str, Any]) -> Path:
-    """Write `metrics.json` atomically, so a crash mid-write never leaves half a file."""
+    """Write `metrics.json` atomically and as strict JSON (NaN becomes null)."""
+    from .run.atomic_files import atomic_write_json
+
     path = run_dir / "metrics.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    tmp.replace(path)
+    atomic_write_json(path, summary)
     return path
 
 

@@ -2,10 +2,12 @@
 
 python train.py experiment=cnn
 python train.py experiment=mlp optimizer=sgd optimizer.lr=0.05 scheduler=cosine trainer.max_epochs=3
+python train.py ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt     # resume that run, in place
 """
 
 import logging
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,25 +22,49 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
-    """Fit and test the model `cfg` describes; return the run's summary (also `metrics.json`)."""
+    """Fit and test the model `cfg` describes; return the run's summary (also `metrics.json`).
+
+    `metrics.json` is written however the run ends: `status` is completed, interrupted (SIGTERM or
+    SIGINT: last.ckpt holds the state to resume from) or failed (with the error).
+    """
     # Heavy imports live here so that --help and --cfg never load torch.
     import lightning as L
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from .builders import build, build_datamodule, build_each
     from .config_tree import print_config_tree
-    from .ddp_guard import refuse_script_relaunch_in_sweep
-    from .host_memory import keep_freed_memory
     from .lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
-    from .run_summary import log_hparams, print_summary, scalar_metrics, write_metrics
+    from .run.config_checks import check_config
+    from .run.interruption import handled_signals
+    from .run.run_record import recorded_run
 
     route_lightning_logs_to_hydra()
     hide_upstream_deprecation_noise()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    started = time.perf_counter()
     if rank_zero_only.rank == 0:  # before building anything, so a bad config is on screen too
         print_config_tree(cfg, save_dir=run_dir)
+    summary: dict[str, Any] = {"status": "running", "run_dir": str(run_dir), "metrics": {}}
+    with handled_signals() as signals, recorded_run(summary, run_dir, signals, rank_zero_only.rank == 0):
+        check_config(cfg)
+        _fit_and_test(cfg, sweeping, summary, L)
+    return summary
+
+
+def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], L) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    from .builders import build, build_datamodule, build_each
+    from .ddp_guard import refuse_script_relaunch_in_sweep
+    from .host_memory import keep_freed_memory
+    from .run.checkpoint_file import checkpoint_summary, load_checkpoint
+    from .run.checkpoint_io import AtomicCheckpointIO
+    from .run.resume import check_there_is_more_to_train, check_weights_fit_model, tensorboard_purge_step
+    from .run_summary import log_hparams, print_summary, scalar_metrics
+
+    started = time.perf_counter()
+    resume_from = load_checkpoint(cfg.ckpt_path) if cfg.get("ckpt_path") else None
+    if resume_from is not None and cfg.get("train"):
+        check_there_is_more_to_train(cfg, checkpoint_summary(resume_from))
     keep_freed_memory(cfg.get("malloc_trim_threshold_mb"))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
@@ -46,6 +72,8 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     datamodule = build_datamodule(cfg)
     scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
     model = build(cfg.model, optimizer=build(cfg.optimizer), scheduler=scheduler)
+    if resume_from is not None:
+        check_weights_fit_model(model, resume_from, cfg.ckpt_path)
     callbacks = build_each(cfg.get("callbacks"))
     if cfg.get("pruning"):  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
         from .callbacks.optuna_pruning import OptunaPruning
@@ -54,41 +82,51 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
         monitor = cfg.get("pruning_monitor", "val/acc")
         callbacks.append(OptunaPruning(**cfg.pruning, monitor=monitor, pruner=pruner))
     loggers = build_each(cfg.get("logger"))
-    trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    if resume_from is not None:
+        _continue_tensorboard(loggers, tensorboard_purge_step(resume_from))
+    del resume_from  # Lightning loads it again itself; do not hold two copies through training
+    trainer: L.Trainer = build(
+        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+    )
     refuse_script_relaunch_in_sweep(trainer, sweeping)
     if not isinstance(trainer.accelerator, L.pytorch.accelerators.CUDAAccelerator):
         # Lightning asks torch to probe CUDA through NVML; without a GPU nothing caches the
         # answer and every optimizer step loads NVML again. Off CUDA, the cheap probe is safe.
         os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "0"
+    summary.update(
+        world_size=trainer.world_size,
+        visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
+        class_names=getattr(datamodule, "class_names", None),
+    )
 
-    metrics: dict[str, float] = {}
-    if cfg.get("train"):
-        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-        metrics.update(scalar_metrics(trainer.callback_metrics))
-    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-    if cfg.get("test"):
-        if not best:
-            log.warning(
-                "No best checkpoint (no checkpoint callback, or no validation): testing current weights."
-            )
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-        metrics.update(scalar_metrics(trainer.callback_metrics))
-
-    summary = {
-        "run_dir": str(run_dir),
-        "best_checkpoint": best or None,
-        "epochs": trainer.current_epoch,
-        "world_size": trainer.world_size,
-        "visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-        "class_names": getattr(datamodule, "class_names", None),
-        "wall_time_s": round(time.perf_counter() - started, 1),
-        "metrics": metrics,
-    }
+    metrics = summary["metrics"]
+    try:
+        if cfg.get("train"):
+            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            metrics.update(scalar_metrics(trainer.callback_metrics))
+        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        summary["best_checkpoint"] = best or None
+        if cfg.get("test"):
+            if not best:
+                log.warning(
+                    "No best checkpoint (no checkpoint callback, or no validation): testing current weights."
+                )
+            trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+            metrics.update(scalar_metrics(trainer.callback_metrics))
+    finally:
+        summary.update(epochs=trainer.current_epoch, wall_time_s=round(time.perf_counter() - started, 1))
     if trainer.is_global_zero:
         log_hparams(trainer.loggers, cfg, metrics)
-        write_metrics(run_dir, summary)
         print_summary(summary)
-    return summary
+
+
+def _continue_tensorboard(loggers: list, step: int) -> None:
+    """Hide what a killed run logged after its checkpoint, so the resumed curves have no duplicates."""
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            logger._kwargs["purge_step"] = step  # passed on to SummaryWriter when it is created
 
 
 def objective(summary: dict[str, Any], name: str | None, sweeping: bool = True) -> float | None:
@@ -108,8 +146,8 @@ def objective(summary: dict[str, Any], name: str | None, sweeping: bool = True) 
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    """Entry point: returns `optimized_metric` for Hydra sweepers."""
+def _hydra_main(cfg: DictConfig) -> float | None:
+    """Returns `optimized_metric` for Hydra sweepers."""
     with reported_errors("Training"):
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
@@ -119,4 +157,12 @@ def main(cfg: DictConfig) -> float | None:
         return objective(summary, cfg.get("optimized_metric"), sweeping)
 
 
-export_project_root()
+def main() -> None:
+    """`python train.py ...`: run folders claimed, a checkpoint's run resumed in place, then Hydra."""
+    from .run.resume import resume_arguments
+    from .run.run_folders import register_resolvers
+
+    export_project_root()
+    register_resolvers()
+    sys.argv = resume_arguments(sys.argv)
+    _hydra_main()

@@ -39,6 +39,26 @@ class InMemoryImages(Dataset):
         return self.images[index], self.labels[index]
 
 
+class EpochOrder:
+    """The sample order of an epoch, from (seed, epoch) alone: a resumed run repeats it exactly.
+
+    Lightning calls `set_epoch` at the start of every epoch (on a loader's `sampler`), as for
+    `DistributedSampler`; counting epochs here instead restarted at 0 in a resumed run.
+    """
+
+    def __init__(self, size: int, shuffle: bool, seed: int) -> None:
+        self.size, self.shuffle, self.seed = size, shuffle, seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def indices(self) -> torch.Tensor:
+        if not self.shuffle:
+            return torch.arange(self.size)
+        return torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+
+
 class InMemoryBatches:
     """Batches of `InMemoryImages` cut from a permutation: no sampler, collate or worker per batch.
 
@@ -48,23 +68,35 @@ class InMemoryBatches:
     """
 
     def __init__(
-        self, dataset: InMemoryImages, batch_size: int, shuffle: bool, rank: int = 0, world_size: int = 1
+        self,
+        dataset: InMemoryImages,
+        batch_size: int,
+        shuffle: bool,
+        rank: int = 0,
+        world_size: int = 1,
+        seed: int | None = None,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
-        self.shuffle = shuffle
         self.rank, self.world_size = rank, world_size
-        self.seed = torch.initial_seed()  # the run's seed: identical in every DDP process
-        self.epoch = 0
+        # The run's seed (identical in every DDP process); `sampler` is where Lightning finds set_epoch.
+        seed = torch.initial_seed() if seed is None else seed
+        self.sampler = EpochOrder(len(dataset), shuffle, seed)
+        self.batch_sampler = None  # Lightning inspects it beside `sampler`
+        self._resume_at: tuple[int, int] | None = None
+
+    def resume(self, epoch: int, batches_done: int) -> None:
+        """Start the next pass at batch `batches_done` of `epoch`: a resumed run goes on from there.
+
+        Lightning draws the first batch while it sets up, before it restores the epoch counter
+        and calls `set_epoch`, so the position must be known before that first pass.
+        """
+        self._resume_at = (epoch, batches_done)
 
     def _indices(self) -> torch.Tensor:
-        n = len(self.dataset)
-        if self.shuffle:
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
-            self.epoch += 1
-        else:
-            order = torch.arange(n)
+        order = self.sampler.indices()
         if self.world_size > 1:
+            n = len(order)
             per_rank = -(-n // self.world_size)
             order = torch.cat([order, order[: per_rank * self.world_size - n]])[self.rank :: self.world_size]
         return order
@@ -74,8 +106,12 @@ class InMemoryBatches:
         return -(-per_rank // self.batch_size)
 
     def __iter__(self):
+        done = 0
+        if self._resume_at is not None:
+            (epoch, done), self._resume_at = self._resume_at, None
+            self.sampler.set_epoch(epoch)
         images, labels = self.dataset.images, self.dataset.labels
-        for index in self._indices().to(images.device).split(self.batch_size):
+        for index in self._indices().to(images.device).split(self.batch_size)[done:]:
             yield images[index], labels[index]
 
 
@@ -110,6 +146,9 @@ class InMemoryDataModule(L.LightningDataModule):
             "persistent_workers": persistent_workers and num_workers > 0,
         }
         self.datasets: dict[str, InMemoryImages] = {}
+        # Built after seed_everything: the run's seed, fixed before anything reseeds torch.
+        self.seed = torch.initial_seed()
+        self._train_position: tuple[int, int] | None = None  # from a checkpoint being resumed
         self.preprocess: BatchPreprocessor | None = None
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader | InMemoryBatches:
@@ -119,7 +158,11 @@ class InMemoryDataModule(L.LightningDataModule):
                 self.datasets[split] = self.datasets[split].to(trainer.strategy.root_device)
             distributed = trainer is not None and trainer.world_size > 1
             rank, world_size = (trainer.global_rank, trainer.world_size) if distributed else (0, 1)
-            return InMemoryBatches(self.datasets[split], batch_size, shuffle, rank, world_size)
+            batches = InMemoryBatches(self.datasets[split], batch_size, shuffle, rank, world_size, self.seed)
+            if split == "train" and self._train_position is not None:
+                batches.resume(*self._train_position)
+                self._train_position = None
+            return batches
         return DataLoader(
             self.datasets[split],
             batch_size=batch_size,
@@ -139,6 +182,21 @@ class InMemoryDataModule(L.LightningDataModule):
 
     def predict_dataloader(self) -> DataLoader | InMemoryBatches:
         return self.test_dataloader()
+
+    def state_dict(self) -> dict:
+        """Saved in checkpoints: the next training batch (epoch, index), for an exact resume."""
+        trainer = self.trainer
+        if trainer is None or trainer.state.fn != "fit":
+            return {}
+        epoch = trainer.fit_loop.epoch_progress.current.processed
+        done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
+        if done >= trainer.num_training_batches:  # saved at the end of the epoch
+            epoch, done = epoch + 1, 0
+        return {"train_position": [epoch, done]}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("train_position"):
+            self._train_position = tuple(state["train_position"])
 
     def example_images(self) -> torch.Tensor | None:
         """One raw training image `[1, C, H, W]` (uint8), once set up: the model summary's input."""

@@ -1,6 +1,7 @@
 """The LightningModule: any image network, trained with cross-entropy, scored with torchmetrics."""
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import lightning as L
 import torch
@@ -10,8 +11,8 @@ from torch.optim import Optimizer
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
-from ..errors import ConfigError
-from ..optim.lr_schedule import LRSchedule
+from ..errors import ConfigError, DivergedError
+from ..optim.lr_schedule import LRSchedule, check_schedule_covers_run
 from ..optim.param_groups import apply_lr_multipliers, param_groups
 
 
@@ -64,6 +65,8 @@ class ImageClassifier(L.LightningModule):
         self.register_buffer("train_loss_sum", torch.zeros(()), persistent=False)
         self.train_loss_steps = 0
         self._compiled = False
+        # The run's seed (the model is built after seed_everything); kept, as reseeding changes it.
+        self.run_seed = torch.initial_seed()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
@@ -89,6 +92,21 @@ class ImageClassifier(L.LightningModule):
     def on_train_start(self) -> None:
         if self.trainer.ckpt_path is None:
             self.val_acc_best.reset()  # forget the sanity check of untrained weights
+        check_schedule_covers_run(self.trainer)
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Seed each training batch's randomness (augmentation, dropout) from (seed, epoch, batch).
+
+        Runs before the batch's augmentation (on_after_batch_transfer) and its step, so a run
+        resumed from any checkpoint draws exactly what the uninterrupted run drew.
+        """
+        if self.trainer.training:
+            batch_index = self.trainer.fit_loop.epoch_loop.batch_progress.current.ready
+            torch.manual_seed(
+                hash((self.run_seed, self.trainer.global_rank, self.trainer.current_epoch, batch_index))
+                % 2**63
+            )
+        return batch
 
     def _step(
         self, batch: tuple[torch.Tensor, torch.Tensor], metrics: MetricCollection
@@ -108,8 +126,18 @@ class ImageClassifier(L.LightningModule):
         self.train_loss_sum += loss.detach()
         self.train_loss_steps += 1
         if batch_idx % self.trainer.log_every_n_steps == 0:
+            # Checked only where the value is read anyway: no extra host-device sync per step.
+            self._stop_if_diverged(loss, f"batch {batch_idx}")
             self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
         return loss
+
+    def _stop_if_diverged(self, loss: torch.Tensor, where: str) -> None:
+        if not torch.isfinite(loss):
+            raise DivergedError(
+                f"Training diverged: the loss is {loss.item()} at epoch {self.current_epoch}, {where} "
+                f"(step {self.global_step}). Lower the learning rate (optimizer.lr) or clip gradients "
+                "(trainer.gradient_clip_val=1.0); no checkpoint holds the diverged weights."
+            )
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         loss, _ = self._step(batch, self.val_metrics)
@@ -129,11 +157,22 @@ class ImageClassifier(L.LightningModule):
             "label": [self.class_names[i] for i in index.tolist()],
         }
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Never save a diverged network: not as best.ckpt, not as last.ckpt."""
+        bad = [name for name, tensor in self.net.state_dict().items() if not torch.isfinite(tensor).all()]
+        if bad:
+            raise DivergedError(
+                f"Training diverged: {len(bad)} weight tensors of the network are not finite (first: {bad[0]}), "
+                "so no checkpoint was written. Lower the learning rate (optimizer.lr) or clip gradients "
+                "(trainer.gradient_clip_val=1.0)."
+            )
+
     # Metrics accumulate per step and are computed once per epoch: no per-step sync or .item().
     # compute() already gathers every process's state; sync_dist=True then averages equal values,
     # which keeps Lightning from warning that epoch-level values are not synchronised.
     def on_train_epoch_end(self) -> None:
         mean_loss = self.train_loss_sum / max(self.train_loss_steps, 1)
+        self._stop_if_diverged(mean_loss, "mean of the epoch")
         self.log("train/loss", mean_loss, sync_dist=True)
         self.train_loss_sum.zero_()
         self.train_loss_steps = 0

@@ -47,3 +47,19 @@ class LRSchedule:
         if self.monitor:
             config["monitor"] = self.monitor
         return config
+
+
+def check_schedule_covers_run(trainer) -> None:
+    """Refuse to train past the end of a schedule laid out over a fixed number of steps.
+
+    A finished one-cycle run asked for more epochs would die a few steps in with torch's
+    `Tried to step N times`; say so before training, with the ways forward.
+    """
+    for config in trainer.lr_scheduler_configs:
+        total = getattr(config.scheduler, "total_steps", None)
+        if total is not None and trainer.estimated_stepping_batches > total:
+            raise ConfigError(
+                f"The run's {type(config.scheduler).__name__} schedule was laid out for {total} steps and "
+                f"cannot be extended to {int(trainer.estimated_stepping_batches)}; resume with the original "
+                "trainer.max_epochs, or start a new run from these weights with a new schedule."
+            )

@@ -1,0 +1,93 @@
+"""Resume in place: `train.py ckpt_path=<run>/checkpoints/last.ckpt` continues that run, in its folder.
+
+The run's own overrides (`<run>/.hydra/overrides.yaml`) are replayed before the ones given now,
+so the same experiment is rebuilt without retyping it, and keys given now win.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from ..errors import ConfigError
+
+_CKPT_KEYS = ("ckpt_path", "+ckpt_path", "++ckpt_path")
+
+
+def _key(argument: str) -> str:
+    return argument.split("=", 1)[0].lstrip("+~")
+
+
+def _value(argument: str) -> str:
+    return argument.split("=", 1)[1].strip("'\"")
+
+
+def run_folder_of(checkpoint: Path) -> Path | None:
+    """The run folder a checkpoint was saved in (`<run>/checkpoints/<name>.ckpt`), if it is one."""
+    run_dir = checkpoint.expanduser().resolve().parent.parent
+    if checkpoint.expanduser().resolve().parent.name != "checkpoints":
+        return None
+    return run_dir if (run_dir / ".hydra" / "overrides.yaml").is_file() else None
+
+
+def resume_arguments(argv: list[str]) -> list[str]:
+    """`argv` with the checkpoint's run replayed into its own folder; unchanged when not resuming.
+
+    Not for a sweep (-m), nor when `hydra.run.dir` is given (a new folder asked for on purpose,
+    or a DDP rank that Lightning relaunched with the folder already chosen).
+    """
+    from omegaconf import OmegaConf
+
+    arguments = argv[1:]
+    given = [a for a in arguments if "=" in a and not a.startswith("-")]
+    checkpoints = [a for a in given if a.split("=", 1)[0] in _CKPT_KEYS]
+    if not checkpoints or {"-m", "--multirun"} & set(arguments) or any(_key(a) == "hydra.run.dir" for a in given):
+        return argv
+    run_dir = run_folder_of(Path(_value(checkpoints[-1])))
+    if run_dir is None:
+        return argv
+    keys_given = {_key(a) for a in given}
+    saved = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
+    replayed = [str(o) for o in saved if _key(str(o)) not in keys_given and _key(str(o)) != "ckpt_path"]
+    return [argv[0], *replayed, *arguments, f"hydra.run.dir={run_dir}"]
+
+
+def check_there_is_more_to_train(cfg: DictConfig, summary: dict[str, Any]) -> None:
+    """A resume that would train nothing is an error, not a silent test of the old weights."""
+    max_epochs, max_steps = cfg.trainer.get("max_epochs"), cfg.trainer.get("max_steps", -1)
+    epochs_done = summary["completed_epochs"]
+    out_of_epochs = max_epochs not in (None, -1) and epochs_done >= max_epochs
+    out_of_steps = max_steps not in (None, -1) and summary["global_step"] >= max_steps
+    if out_of_epochs or out_of_steps:
+        limit = f"trainer.max_epochs={max_epochs}" if out_of_epochs else f"trainer.max_steps={max_steps}"
+        raise ConfigError(
+            f"ckpt_path={cfg.ckpt_path} has already trained {epochs_done} epochs ({limit}): nothing is left to "
+            f"train. Ask for more (trainer.max_epochs={epochs_done + 5}), or test it with "
+            f"python eval.py ckpt_path={cfg.ckpt_path}."
+        )
+
+
+def check_weights_fit_model(model, checkpoint: dict[str, Any], ckpt_path: str) -> None:
+    """Name the first mismatch between the checkpoint's tensors and the model built from config."""
+    expected = model.state_dict()
+    saved = checkpoint.get("state_dict", {})
+    missing = sorted(set(expected) - set(saved))
+    unexpected = sorted(set(saved) - set(expected))
+    shapes = [k for k in expected if k in saved and tuple(expected[k].shape) != tuple(saved[k].shape)]
+    if not (missing or unexpected or shapes):
+        return
+    if shapes:
+        k = shapes[0]
+        detail = f"{k} is {tuple(saved[k].shape)} in the checkpoint but {tuple(expected[k].shape)} here"
+    else:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+    raise ConfigError(
+        f"ckpt_path={ckpt_path} does not fit the model this config builds ({detail}). Resume with the "
+        "run's own config: it is reused when the checkpoint is still in <run>/checkpoints/ beside <run>/.hydra/."
+    )
+
+
+def tensorboard_purge_step(checkpoint: dict[str, Any]) -> int:
+    """The logging step a resumed run continues from; TensorBoard hides events from there on."""
+    loop = checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_loop.state_dict", {})
+    return int(loop.get("_batches_that_stepped", checkpoint.get("global_step", 0)))

@@ -1,0 +1,75 @@
+"""Run folders that belong to one run: claimed with an atomic mkdir, never shared.
+
+Hydra's `${now:...}` names a folder by the second, so two runs started in the same second (one per
+GPU, say) wrote into one folder. `${new_dir:<path>}` claims `<path>`, or `<path>_2`, `<path>_3`, ...
+with `os.mkdir`, which exactly one process wins. The names still sort by start time.
+"""
+
+import os
+from pathlib import Path
+
+from ..errors import ConfigError
+
+# A process asks for its run folder more than once (Hydra resolves `hydra.run.dir` again when it
+# sets up logging, saves .hydra/, hands the folder to Lightning's DDP relaunch): same answer each time.
+_claimed: dict[str, str] = {}
+
+
+def claim_new_dir(path: str) -> str:
+    """Create and return `path`, or the first free `path_<n>` (n = 2, 3, ...) if it exists."""
+    if path in _claimed:
+        return _claimed[path]
+    shared = _launcher_shared_name(path)
+    if shared is not None:  # one run started as several processes by SLURM or torchrun
+        Path(shared).mkdir(parents=True, exist_ok=True)
+        _claimed[path] = shared
+        return shared
+    parent = Path(path).parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        candidate, n = path, 1
+        while True:
+            try:
+                os.mkdir(candidate)
+                break
+            except FileExistsError:
+                n += 1
+                candidate = f"{path}_{n}"
+    except PermissionError as error:
+        raise ConfigError(
+            f"Cannot create the run folder {path}: {error.strerror} ({error.filename}). "
+            "Point the logs elsewhere with paths.log_dir=/a/writable/folder."
+        ) from None
+    _claimed[path] = candidate
+    return candidate
+
+
+def _launcher_shared_name(path: str) -> str | None:
+    """The folder every process of one externally launched run agrees on, or None.
+
+    `srun` (SLURM_NTASKS > 1) and `torchrun` start each rank as its own `python train.py`; those
+    processes must share a run folder, so its name comes from the job, not from a claim. A
+    requeued SLURM job keeps its id, so it finds its own checkpoints again.
+    """
+    parent = Path(path).parent
+    if int(os.environ.get("SLURM_NTASKS", "1")) > 1 and "SLURM_JOB_ID" in os.environ:
+        return str(parent / f"slurm-{os.environ['SLURM_JOB_ID']}.{os.environ.get('SLURM_STEP_ID', '0')}")
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ and "LOCAL_RANK" in os.environ:
+        run_id = os.environ.get("TORCHELASTIC_RUN_ID", "none")
+        if run_id == "none":
+            raise ConfigError(
+                "This is one rank of a multi-process run (WORLD_SIZE > 1), whose processes must share one "
+                "run folder: pass hydra.run.dir=logs/train/runs/<name> to every process (or torchrun --rdzv-id)."
+            )
+        return str(parent / f"torchrun-{run_id}")
+    return None
+
+
+def register_resolvers() -> None:
+    """`${new_dir:...}` for configs/hydra/default.yaml; idempotent."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("new_dir"):
+        # use_cache: Hydra copies resolver caches into each job's config, so a sweep's jobs (and
+        # jobs pickled to other processes by submitit) see the sweep folder their sweep claimed.
+        OmegaConf.register_new_resolver("new_dir", claim_new_dir, use_cache=True)
