@@ -135,7 +135,7 @@ def resolve_image(row: Row, image_dir: Path) -> Path | Problem:
     """
     if not row.file:
         return Problem("empty file name", row, "the file column is empty")
-    if PurePath(row.file).is_absolute() or os.path.splitdrive(row.file)[0]:
+    if os.path.isabs(row.file) or os.path.splitdrive(row.file)[0]:
         return Problem("path outside image_dir", row, "absolute path; give it relative to data.image_dir")
     inside = os.path.normpath(row.file)
     if inside == ".." or inside.startswith(".." + os.sep):
