@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from .test_cli import run
+from .helpers import run
 
 
 @pytest.mark.slow

@@ -1,23 +1,12 @@
 """train.py and eval.py run as a user runs them, in a subprocess."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from lightning_hydra_template.project import PROJECT_ROOT
-
-
-def run(*args: str, data_dir: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    """`python *args` from the project root, as a user types it; `data_dir` becomes DATA_DIR."""
-    env = {**os.environ, **({"DATA_DIR": str(data_dir)} if data_dir else {})}
-    return subprocess.run(
-        [sys.executable, *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout, env=env
-    )
+from .helpers import run
 
 
 def test_help_lists_the_groups_without_importing_torch():

@@ -101,7 +101,7 @@ def test_data_dir_comes_from_the_environment(monkeypatch, tmp_path):
 def test_early_stopping_can_be_added_to_the_default_callbacks(compose_config):
     cfg = compose_config(["+callbacks@callbacks.early_stopping=early_stopping"])
     callbacks = build_each(cfg.callbacks)
-    assert {type(c).__name__ for c in callbacks} >= {"EarlyStopping", "ModelCheckpoint"}
+    assert {type(c).__name__ for c in callbacks} >= {"EarlyStopping", "RunCheckpoint"}
 
 
 def test_slurm_launcher_starts_one_task_per_device(compose_config):

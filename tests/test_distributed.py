@@ -10,7 +10,7 @@ import pytest
 
 from lightning_hydra_template.project import PROJECT_ROOT
 
-from .test_cli import run
+from .helpers import run
 
 SMALL = ["experiment=mlp", "debug=fast", "data.val_size=100", "model.net.hidden_sizes=[16]"]
 

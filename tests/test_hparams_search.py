@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import distribution
 from lightning_hydra_template.project import CONFIG_DIR
 
-from .test_cli import run
+from .helpers import run
 
 QUICK = ["debug=fast", "data.val_size=100", "trainer.max_epochs=2", "trainer.limit_train_batches=3"]
 

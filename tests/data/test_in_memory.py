@@ -16,12 +16,32 @@ def test_batches_cover_every_sample_once_with_its_label():
     assert torch.equal(torch.cat([y for _, y in batches]), ids % 3)
 
 
-def test_each_epoch_is_a_new_permutation_and_evaluation_keeps_order():
-    loader = InMemoryBatches(dataset(50), batch_size=50, shuffle=True)
-    first, second = (next(iter(loader))[1] for _ in range(2))
+def labels_of(loader: InMemoryBatches) -> torch.Tensor:
+    return torch.cat([y for _, y in loader])
+
+
+def test_the_order_depends_only_on_seed_and_epoch_and_evaluation_keeps_order():
+    loader = InMemoryBatches(dataset(50), batch_size=10, shuffle=True, seed=7)
+    loader.sampler.set_epoch(0)  # Lightning calls this at the start of every epoch
+    first = labels_of(loader)
+    loader.sampler.set_epoch(1)
+    second = labels_of(loader)
     assert not torch.equal(first, second)
+    again = InMemoryBatches(dataset(50), batch_size=10, shuffle=True, seed=7)
+    again.sampler.set_epoch(1)
+    assert torch.equal(labels_of(again), second)  # a new process (a resumed run) repeats epoch 1
     in_order = next(iter(InMemoryBatches(dataset(50), batch_size=50, shuffle=False)))[0][:, 0, 0, 0]
     assert torch.equal(in_order.long(), torch.arange(50))
+
+
+def test_a_resumed_loader_goes_on_from_the_next_batch_of_its_epoch():
+    uninterrupted = InMemoryBatches(dataset(50), batch_size=10, shuffle=True, seed=7)
+    uninterrupted.sampler.set_epoch(3)
+    expected = [y for _, y in uninterrupted][2:]
+    resumed = InMemoryBatches(dataset(50), batch_size=10, shuffle=True, seed=7)
+    resumed.resume(epoch=3, batches_done=2)  # before Lightning has restored the epoch counter
+    assert [y.tolist() for _, y in resumed] == [y.tolist() for y in expected]
+    assert len(list(resumed)) == 5  # only the first pass is shortened
 
 
 def test_ddp_ranks_share_one_permutation_and_split_it_evenly():

@@ -321,8 +321,8 @@ class CSVImageDataModule(InMemoryDataModule):
         self.preprocess = BatchPreprocessor(mean, std, **self.augment)
 
     def state_dict(self) -> dict:
-        """Saved in checkpoints: the class list the model's outputs refer to."""
-        return {"class_names": self.class_names}
+        """Saved in checkpoints: the class list the model's outputs refer to (and the data position)."""
+        return {**super().state_dict(), "class_names": self.class_names}
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("class_names") and state["class_names"] != self.class_names:
@@ -330,6 +330,7 @@ class CSVImageDataModule(InMemoryDataModule):
                 f"The checkpoint was trained on classes {state['class_names'][:10]}, but the CSV now gives "
                 f"{self.class_names[:10]}; evaluate with the CSV it was trained on."
             )
+        super().load_state_dict(state)
 
 
 def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:

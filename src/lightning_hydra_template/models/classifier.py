@@ -65,8 +65,6 @@ class ImageClassifier(L.LightningModule):
         self.register_buffer("train_loss_sum", torch.zeros(()), persistent=False)
         self.train_loss_steps = 0
         self._compiled = False
-        # The run's seed (the model is built after seed_everything); kept, as reseeding changes it.
-        self.run_seed = torch.initial_seed()
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
@@ -94,20 +92,6 @@ class ImageClassifier(L.LightningModule):
             self.val_acc_best.reset()  # forget the sanity check of untrained weights
         check_schedule_covers_run(self.trainer)
 
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Seed each training batch's randomness (augmentation, dropout) from (seed, epoch, batch).
-
-        Runs before the batch's augmentation (on_after_batch_transfer) and its step, so a run
-        resumed from any checkpoint draws exactly what the uninterrupted run drew.
-        """
-        if self.trainer.training:
-            batch_index = self.trainer.fit_loop.epoch_loop.batch_progress.current.ready
-            torch.manual_seed(
-                hash((self.run_seed, self.trainer.global_rank, self.trainer.current_epoch, batch_index))
-                % 2**63
-            )
-        return batch
-
     def _step(
         self, batch: tuple[torch.Tensor, torch.Tensor], metrics: MetricCollection
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -125,8 +109,9 @@ class ImageClassifier(L.LightningModule):
         # small network's whole step, and a per-step value is only read every few steps anyway.
         self.train_loss_sum += loss.detach()
         self.train_loss_steps += 1
-        if batch_idx % self.trainer.log_every_n_steps == 0:
-            # Checked only where the value is read anyway: no extra host-device sync per step.
+        # The steps Lightning writes to the loggers: the value is read there anyway, so checking it
+        # adds no host-device sync, and a resumed run logs the same steps as an uninterrupted one.
+        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
             self._stop_if_diverged(loss, f"batch {batch_idx}")
             self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
         return loss
@@ -162,8 +147,9 @@ class ImageClassifier(L.LightningModule):
         bad = [name for name, tensor in self.net.state_dict().items() if not torch.isfinite(tensor).all()]
         if bad:
             raise DivergedError(
-                f"Training diverged: {len(bad)} weight tensors of the network are not finite (first: {bad[0]}), "
-                "so no checkpoint was written. Lower the learning rate (optimizer.lr) or clip gradients "
+                f"Training diverged: {len(bad)} weight tensors of the network are not finite "
+                f"(first: {bad[0]}), so no checkpoint was written. Lower the learning rate (optimizer.lr) "
+                "or clip gradients "
                 "(trainer.gradient_clip_val=1.0)."
             )
 

@@ -16,7 +16,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     move truncates the old file first, so a full disk lost the good `best.ckpt`.
     """
 
-    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None) -> None:
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
+    ) -> None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_with(path, lambda f: torch.save(checkpoint, f))

@@ -41,7 +41,11 @@ def resume_arguments(argv: list[str]) -> list[str]:
     arguments = argv[1:]
     given = [a for a in arguments if "=" in a and not a.startswith("-")]
     checkpoints = [a for a in given if a.split("=", 1)[0] in _CKPT_KEYS]
-    if not checkpoints or {"-m", "--multirun"} & set(arguments) or any(_key(a) == "hydra.run.dir" for a in given):
+    if (
+        not checkpoints
+        or {"-m", "--multirun"} & set(arguments)
+        or any(_key(a) == "hydra.run.dir" for a in given)
+    ):
         return argv
     run_dir = run_folder_of(Path(_value(checkpoints[-1])))
     if run_dir is None:
@@ -61,8 +65,8 @@ def check_there_is_more_to_train(cfg: DictConfig, summary: dict[str, Any]) -> No
     if out_of_epochs or out_of_steps:
         limit = f"trainer.max_epochs={max_epochs}" if out_of_epochs else f"trainer.max_steps={max_steps}"
         raise ConfigError(
-            f"ckpt_path={cfg.ckpt_path} has already trained {epochs_done} epochs ({limit}): nothing is left to "
-            f"train. Ask for more (trainer.max_epochs={epochs_done + 5}), or test it with "
+            f"ckpt_path={cfg.ckpt_path} has already trained {epochs_done} epochs ({limit}): nothing is "
+            f"left to train. Ask for more (trainer.max_epochs={epochs_done + 5}), or test it with "
             f"python eval.py ckpt_path={cfg.ckpt_path}."
         )
 
@@ -83,7 +87,7 @@ def check_weights_fit_model(model, checkpoint: dict[str, Any], ckpt_path: str) -
         detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
     raise ConfigError(
         f"ckpt_path={ckpt_path} does not fit the model this config builds ({detail}). Resume with the "
-        "run's own config: it is reused when the checkpoint is still in <run>/checkpoints/ beside <run>/.hydra/."
+        "run's own config: it is reused while the checkpoint is in <run>/checkpoints/ beside <run>/.hydra/."
     )
 
 

@@ -59,7 +59,7 @@ def _launcher_shared_name(path: str) -> str | None:
         if run_id == "none":
             raise ConfigError(
                 "This is one rank of a multi-process run (WORLD_SIZE > 1), whose processes must share one "
-                "run folder: pass hydra.run.dir=logs/train/runs/<name> to every process (or torchrun --rdzv-id)."
+                "run folder: pass hydra.run.dir=logs/train/runs/<name> to each one (or torchrun --rdzv-id)."
             )
         return str(parent / f"torchrun-{run_id}")
     return None

@@ -13,7 +13,9 @@ log = logging.getLogger(__name__)
 
 
 @contextmanager
-def recorded_run(summary: dict[str, Any], run_dir: Path, signals: SignalRecord, writer: bool) -> Iterator[None]:
+def recorded_run(
+    summary: dict[str, Any], run_dir: Path, signals: SignalRecord, writer: bool
+) -> Iterator[None]:
     """Fill `summary["status"]` (and `error`) as the block ends, and write `metrics.json` (if `writer`).
 
     An interrupted run exits with 128 + the signal's number, as a shell reports a killed process:
@@ -30,7 +32,9 @@ def recorded_run(summary: dict[str, Any], run_dir: Path, signals: SignalRecord, 
     try:
         yield
     except BaseException as error:
-        if signals.signum is not None or isinstance(error, SIGTERMException | RunInterrupted | KeyboardInterrupt):
+        if signals.signum is not None or isinstance(
+            error, SIGTERMException | RunInterrupted | KeyboardInterrupt
+        ):
             summary["status"] = "interrupted"
             summary["signal"] = signals.name if signals.signum else type(error).__name__
             write()
