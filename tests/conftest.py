@@ -1,7 +1,8 @@
 """Shared fixtures: a small FashionMNIST-shaped dataset on disk and configs composed as train.py does."""
 
 import os
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,39 @@ def real_data_dir() -> Path:
     if not (path / "FashionMNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"real FashionMNIST not found under {path}")
     return path
+
+
+@pytest.fixture
+def small_file_system(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """`small_file_system("64k")`: a real tmpfs of that size (root only), unmounted afterwards.
+
+    `small_file_system("64k", read_only=True)` mounts it read-only: even root cannot write there.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted: list[Path] = []
+
+    def mount(size: str, read_only: bool = False) -> Path:
+        mount_point = tmp_path / f"tmpfs-{len(mounted)}"
+        mount_point.mkdir()
+        done = subprocess.run(
+            [
+                "mount",
+                "-t",
+                "tmpfs",
+                "-o",
+                f"size={size}" + (",ro" if read_only else ""),
+                "tmpfs",
+                str(mount_point),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(mount_point)
+        return mount_point
+
+    yield mount
+    for mount_point in mounted:
+        subprocess.run(["umount", str(mount_point)], check=True)

@@ -22,5 +22,12 @@ def print_config_tree(cfg: DictConfig, save_dir: Path | None = None) -> None:
         tree.add(f"[bold]{key}").add(Syntax(text.rstrip(), "yaml", theme="ansi_dark"))
     rich.print(tree)
     if save_dir is not None:
-        save_dir.mkdir(parents=True, exist_ok=True)
-        (save_dir / "resolved_config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        save_resolved_config(cfg, save_dir)
+
+
+def save_resolved_config(cfg: DictConfig, save_dir: Path) -> None:
+    """`resolved_config.yaml`: the config with every `${...}` resolved, written atomically."""
+    from .run.atomic_files import atomic_write_text
+
+    save_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(save_dir / "resolved_config.yaml", OmegaConf.to_yaml(cfg, resolve=True))

@@ -53,3 +53,7 @@ def reported_errors(task: str) -> Iterator[None]:
 
 class DivergedError(UserError, FloatingPointError):
     """The loss or the weights stopped being finite; the message says where and what to change."""
+
+
+class StorageError(UserError, OSError):
+    """A file could not be written (a full or read-only disk); the message says what stayed intact."""

@@ -11,7 +11,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .errors import MissingFileError, reported_errors
+from .errors import reported_errors
 from .project import CONFIG_DIR, export_project_root
 
 log = logging.getLogger(__name__)
@@ -58,15 +58,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from .builders import build, build_datamodule, build_each
     from .config_tree import print_config_tree
     from .lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
+    from .run.checkpoint_file import load_checkpoint
+    from .run.config_checks import check_config
     from .run_summary import print_summary, scalar_metrics, write_metrics
 
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
-    if not checkpoint.is_file():
-        raise MissingFileError(
-            f"ckpt_path={cfg.ckpt_path} does not exist. Checkpoints are in "
-            "logs/train/runs/<run>/checkpoints/ (best.ckpt and last.ckpt)."
-        )
+    load_checkpoint(checkpoint)  # a missing or damaged file is named here, before anything is built
     cfg = with_run_config(cfg, checkpoint, command_line_keys())
+    check_config(cfg)
     route_lightning_logs_to_hydra()
     hide_upstream_deprecation_noise()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -97,9 +96,15 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
-def main(cfg: DictConfig) -> None:
+def _hydra_main(cfg: DictConfig) -> None:
     with reported_errors("Evaluation"):
         evaluate(cfg)
 
 
-export_project_root()
+def main() -> None:
+    """`python eval.py ckpt_path=...`: its own run folder (claimed, never shared), then Hydra."""
+    from .run.run_folders import register_resolvers
+
+    export_project_root()
+    register_resolvers()
+    _hydra_main()

@@ -32,39 +32,50 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from .config_tree import print_config_tree
+    from .config_tree import print_config_tree, save_resolved_config
     from .lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
+    from .run.checkpoint_file import checkpoint_summary, load_checkpoint
     from .run.config_checks import check_config
     from .run.interruption import handled_signals
+    from .run.resume import check_there_is_more_to_train
     from .run.run_record import recorded_run
 
     route_lightning_logs_to_hydra()
     hide_upstream_deprecation_noise()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    if rank_zero_only.rank == 0:  # before building anything, so a bad config is on screen too
-        print_config_tree(cfg, save_dir=run_dir)
+    is_writer = rank_zero_only.rank == 0
+    if is_writer:  # before building anything, so a bad config is on screen too
+        print_config_tree(cfg)
+    # Checks before the run folder is touched: a refused resume leaves the run as it was.
+    check_config(cfg)
+    resume_from = load_checkpoint(cfg.ckpt_path) if cfg.get("ckpt_path") else None
+    resumed_at_step = None
+    if resume_from is not None:
+        resumed = checkpoint_summary(resume_from)
+        resumed_at_step = resumed["global_step"]
+        if cfg.get("train"):
+            check_there_is_more_to_train(cfg, resumed)
+    if is_writer:
+        save_resolved_config(cfg, run_dir)
     summary: dict[str, Any] = {"status": "running", "run_dir": str(run_dir), "metrics": {}}
-    with handled_signals() as signals, recorded_run(summary, run_dir, signals, rank_zero_only.rank == 0):
-        check_config(cfg)
-        _fit_and_test(cfg, sweeping, summary, L)
+    with handled_signals() as signals, recorded_run(summary, run_dir, signals, is_writer, resumed_at_step):
+        _fit_and_test(cfg, sweeping, summary, L, resume_from)
     return summary
 
 
-def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], L) -> None:
+def _fit_and_test(
+    cfg: DictConfig, sweeping: bool, summary: dict[str, Any], L, resume_from: dict | None
+) -> None:
     from hydra.core.hydra_config import HydraConfig
 
     from .builders import build, build_datamodule, build_each
     from .ddp_guard import refuse_script_relaunch_in_sweep
     from .host_memory import keep_freed_memory
-    from .run.checkpoint_file import checkpoint_summary, load_checkpoint
     from .run.checkpoint_io import AtomicCheckpointIO
-    from .run.resume import check_there_is_more_to_train, check_weights_fit_model, tensorboard_purge_step
+    from .run.resume import check_weights_fit_model, tensorboard_purge_step
     from .run_summary import log_hparams, print_summary, scalar_metrics
 
     started = time.perf_counter()
-    resume_from = load_checkpoint(cfg.ckpt_path) if cfg.get("ckpt_path") else None
-    if resume_from is not None and cfg.get("train"):
-        check_there_is_more_to_train(cfg, checkpoint_summary(resume_from))
     keep_freed_memory(cfg.get("malloc_trim_threshold_mb"))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
@@ -84,7 +95,8 @@ def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], L) -
     loggers = build_each(cfg.get("logger"))
     if resume_from is not None:
         _continue_tensorboard(loggers, tensorboard_purge_step(resume_from))
-    del resume_from  # Lightning loads it again itself; do not hold two copies through training
+    if resume_from is not None:
+        resume_from.clear()  # Lightning loads the file again itself: no second copy held in memory
     trainer: L.Trainer = build(
         cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
     )
@@ -114,7 +126,11 @@ def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], L) -
             trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
             metrics.update(scalar_metrics(trainer.callback_metrics))
     finally:
-        summary.update(epochs=trainer.current_epoch, wall_time_s=round(time.perf_counter() - started, 1))
+        summary.update(
+            epochs=trainer.current_epoch,
+            global_step=trainer.global_step,
+            wall_time_s=round(time.perf_counter() - started, 1),
+        )
     if trainer.is_global_zero:
         log_hparams(trainer.loggers, cfg, metrics)
         print_summary(summary)

@@ -22,13 +22,13 @@ def labels_of(loader: InMemoryBatches) -> torch.Tensor:
 
 def test_the_order_depends_only_on_seed_and_epoch_and_evaluation_keeps_order():
     loader = InMemoryBatches(dataset(50), batch_size=10, shuffle=True, seed=7)
-    loader.sampler.set_epoch(0)  # Lightning calls this at the start of every epoch
+    loader.set_epoch(0)  # without a trainer, the caller says which epoch this is
     first = labels_of(loader)
-    loader.sampler.set_epoch(1)
+    loader.set_epoch(1)
     second = labels_of(loader)
     assert not torch.equal(first, second)
     again = InMemoryBatches(dataset(50), batch_size=10, shuffle=True, seed=7)
-    again.sampler.set_epoch(1)
+    again.set_epoch(1)
     assert torch.equal(labels_of(again), second)  # a new process (a resumed run) repeats epoch 1
     in_order = next(iter(InMemoryBatches(dataset(50), batch_size=50, shuffle=False)))[0][:, 0, 0, 0]
     assert torch.equal(in_order.long(), torch.arange(50))
@@ -36,7 +36,7 @@ def test_the_order_depends_only_on_seed_and_epoch_and_evaluation_keeps_order():
 
 def test_a_resumed_loader_goes_on_from_the_next_batch_of_its_epoch():
     uninterrupted = InMemoryBatches(dataset(50), batch_size=10, shuffle=True, seed=7)
-    uninterrupted.sampler.set_epoch(3)
+    uninterrupted.set_epoch(3)
     expected = [y for _, y in uninterrupted][2:]
     resumed = InMemoryBatches(dataset(50), batch_size=10, shuffle=True, seed=7)
     resumed.resume(epoch=3, batches_done=2)  # before Lightning has restored the epoch counter

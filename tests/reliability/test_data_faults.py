@@ -7,7 +7,6 @@ training starts. A damaged or unwritable image cache costs a decode, never the r
 import errno
 import logging
 import os
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -318,23 +317,8 @@ def test_a_full_disk_while_caching_leaves_no_file_and_the_run_goes_on(
     assert torch.equal(all_images(datamodule), all_images(reference))
 
 
-@pytest.fixture
-def tiny_file_system(tmp_path):
-    """A real 64 KiB tmpfs (root only), unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    mount_point = tmp_path / "tiny"
-    mount_point.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount_point)], capture_output=True, text=True
-    )
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    yield mount_point
-    subprocess.run(["umount", str(mount_point)], check=True)
-
-
-def test_a_cache_that_does_not_fit_on_a_real_file_system_is_skipped(tmp_path, tiny_file_system, caplog):
+def test_a_cache_that_does_not_fit_on_a_real_file_system_is_skipped(tmp_path, small_file_system, caplog):
+    tiny_file_system = small_file_system("64k")
     csv_path = rgb_jpegs_with_names(tmp_path, per_class=10)
     with caplog.at_level(logging.WARNING):  # 30 x 3 x 32 x 32 bytes: more than 64 KiB
         datamodule = make(csv_path, tiny_file_system / "cache", image_size=32)

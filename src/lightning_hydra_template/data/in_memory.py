@@ -1,6 +1,6 @@
 """A dataset of uint8 images held in memory, batched by indexing instead of per-sample collation."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
@@ -40,30 +40,11 @@ class InMemoryImages(Dataset):
         return self.images[index], self.labels[index]
 
 
-class EpochOrder:
-    """The sample order of an epoch, from (seed, epoch) alone: a resumed run repeats it exactly.
-
-    Lightning calls `set_epoch` at the start of every epoch (on a loader's `sampler`), as for
-    `DistributedSampler`; counting epochs here instead restarted at 0 in a resumed run.
-    """
-
-    def __init__(self, size: int, shuffle: bool, seed: int) -> None:
-        self.size, self.shuffle, self.seed = size, shuffle, seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def indices(self) -> torch.Tensor:
-        if not self.shuffle:
-            return torch.arange(self.size)
-        return torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + self.epoch))
-
-
 class InMemoryBatches:
     """Batches of `InMemoryImages` cut from a permutation: no sampler, collate or worker per batch.
 
     The loader for `num_workers=0`, which is the fast choice when the data is in memory already.
+    The order of an epoch comes from (seed, epoch) alone, so a resumed run repeats it exactly.
     Under DDP each process takes every `world_size`-th index of one shared permutation (padded to
     equal length, as `DistributedSampler` does), so all processes see the same number of batches.
     """
@@ -76,28 +57,37 @@ class InMemoryBatches:
         rank: int = 0,
         world_size: int = 1,
         seed: int | None = None,
+        current_epoch: Callable[[], int] | None = None,
     ) -> None:
         self.dataset = dataset
         self.batch_size = batch_size
+        self.shuffle = shuffle
         self.rank, self.world_size = rank, world_size
-        # The run's seed (identical in every DDP process); `sampler` is where Lightning finds set_epoch.
-        seed = torch.initial_seed() if seed is None else seed
-        self.sampler = EpochOrder(len(dataset), shuffle, seed)
-        self.batch_sampler = None  # Lightning inspects it beside `sampler`
+        self.seed = torch.initial_seed() if seed is None else seed  # identical in every DDP process
+        # Under Lightning, the trainer's epoch counter. Not Lightning's `set_epoch` on a sampler:
+        # a run resumed at an epoch's end was handed the epoch after the right one.
+        self.current_epoch = current_epoch
+        self.epoch = 0  # without a trainer: set_epoch(epoch) before each pass
         self._resume_at: tuple[int, int] | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def resume(self, epoch: int, batches_done: int) -> None:
         """Start the next pass at batch `batches_done` of `epoch`: a resumed run goes on from there.
 
-        Lightning draws the first batch while it sets up, before it restores the epoch counter
-        and calls `set_epoch`, so the position must be known before that first pass.
+        Lightning draws the first batch while it sets up, before it restores its epoch counter,
+        so the position must be known before that first pass.
         """
         self._resume_at = (epoch, batches_done)
 
-    def _indices(self) -> torch.Tensor:
-        order = self.sampler.indices()
+    def _indices(self, epoch: int) -> torch.Tensor:
+        n = len(self.dataset)
+        if self.shuffle:
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + epoch))
+        else:
+            order = torch.arange(n)
         if self.world_size > 1:
-            n = len(order)
             per_rank = -(-n // self.world_size)
             order = torch.cat([order, order[: per_rank * self.world_size - n]])[self.rank :: self.world_size]
         return order
@@ -107,12 +97,12 @@ class InMemoryBatches:
         return -(-per_rank // self.batch_size)
 
     def __iter__(self):
-        done = 0
         if self._resume_at is not None:
             (epoch, done), self._resume_at = self._resume_at, None
-            self.sampler.set_epoch(epoch)
+        else:
+            epoch, done = (self.current_epoch() if self.current_epoch else self.epoch), 0
         images, labels = self.dataset.images, self.dataset.labels
-        for index in self._indices().to(images.device).split(self.batch_size)[done:]:
+        for index in self._indices(epoch).to(images.device).split(self.batch_size)[done:]:
             yield images[index], labels[index]
 
 
@@ -159,7 +149,15 @@ class InMemoryDataModule(L.LightningDataModule):
                 self.datasets[split] = self.datasets[split].to(trainer.strategy.root_device)
             distributed = trainer is not None and trainer.world_size > 1
             rank, world_size = (trainer.global_rank, trainer.world_size) if distributed else (0, 1)
-            batches = InMemoryBatches(self.datasets[split], batch_size, shuffle, rank, world_size, self.seed)
+            batches = InMemoryBatches(
+                self.datasets[split],
+                batch_size,
+                shuffle,
+                rank,
+                world_size,
+                self.seed,
+                lambda: trainer.current_epoch,
+            )
             if split == "train" and self._train_position is not None:
                 batches.resume(*self._train_position)
                 self._train_position = None
@@ -189,7 +187,7 @@ class InMemoryDataModule(L.LightningDataModule):
         trainer = self.trainer
         if trainer is None or trainer.state.fn != "fit":
             return {}
-        epoch = trainer.fit_loop.epoch_progress.current.processed
+        epoch = trainer.current_epoch
         done = trainer.fit_loop.epoch_loop.batch_progress.current.completed
         if done >= trainer.num_training_batches:  # saved at the end of the epoch
             epoch, done = epoch + 1, 0

@@ -6,6 +6,7 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from ..errors import StorageError
 from .atomic_files import atomic_write_with
 
 
@@ -20,5 +21,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
     ) -> None:
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_with(path, lambda f: torch.save(checkpoint, f))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_with(path, lambda f: torch.save(checkpoint, f))
+        except (OSError, RuntimeError) as error:  # torch's zip writer reports a full disk as RuntimeError
+            kept = (
+                f"the previous {path.name} is unchanged" if path.exists() else f"no {path.name} was written"
+            )
+            raise StorageError(
+                f"Could not write {path} ({error}); {kept}. Free space on that disk, or point the run "
+                "elsewhere with paths.log_dir=/another/disk."
+            ) from error

@@ -33,6 +33,8 @@ def run_folder_of(checkpoint: Path) -> Path | None:
 def resume_arguments(argv: list[str]) -> list[str]:
     """`argv` with the checkpoint's run replayed into its own folder; unchanged when not resuming.
 
+    Keys given now win for this invocation; a later resume replays the original ones again.
+
     Not for a sweep (-m), nor when `hydra.run.dir` is given (a new folder asked for on purpose,
     or a DDP rank that Lightning relaunched with the folder already chosen).
     """
@@ -53,7 +55,8 @@ def resume_arguments(argv: list[str]) -> list[str]:
     keys_given = {_key(a) for a in given}
     saved = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
     replayed = [str(o) for o in saved if _key(str(o)) not in keys_given and _key(str(o)) != "ckpt_path"]
-    return [argv[0], *replayed, *arguments, f"hydra.run.dir={run_dir}"]
+    # output_subdir=null: the run's .hydra/ keeps how it was started; this resume is logged instead.
+    return [argv[0], *replayed, *arguments, f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
 
 
 def check_there_is_more_to_train(cfg: DictConfig, summary: dict[str, Any]) -> None:

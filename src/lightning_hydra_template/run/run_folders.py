@@ -8,7 +8,11 @@ with `os.mkdir`, which exactly one process wins. The names still sort by start t
 import os
 from pathlib import Path
 
-from ..errors import ConfigError
+
+class RunFolderError(SystemExit):
+    """No run folder: stop with this message and exit code 1 (it happens inside Hydra's config
+    resolution, whose error formatting would bury a normal exception in two tracebacks)."""
+
 
 # A process asks for its run folder more than once (Hydra resolves `hydra.run.dir` again when it
 # sets up logging, saves .hydra/, hands the folder to Lightning's DDP relaunch): same answer each time.
@@ -35,8 +39,8 @@ def claim_new_dir(path: str) -> str:
             except FileExistsError:
                 n += 1
                 candidate = f"{path}_{n}"
-    except PermissionError as error:
-        raise ConfigError(
+    except OSError as error:  # read-only, no permission, a file in the way, a full disk
+        raise RunFolderError(
             f"Cannot create the run folder {path}: {error.strerror} ({error.filename}). "
             "Point the logs elsewhere with paths.log_dir=/a/writable/folder."
         ) from None
@@ -57,7 +61,7 @@ def _launcher_shared_name(path: str) -> str | None:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and "RANK" in os.environ and "LOCAL_RANK" in os.environ:
         run_id = os.environ.get("TORCHELASTIC_RUN_ID", "none")
         if run_id == "none":
-            raise ConfigError(
+            raise RunFolderError(
                 "This is one rank of a multi-process run (WORLD_SIZE > 1), whose processes must share one "
                 "run folder: pass hydra.run.dir=logs/train/runs/<name> to each one (or torchrun --rdzv-id)."
             )

@@ -14,9 +14,16 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def recorded_run(
-    summary: dict[str, Any], run_dir: Path, signals: SignalRecord, writer: bool
+    summary: dict[str, Any],
+    run_dir: Path,
+    signals: SignalRecord,
+    writer: bool,
+    resumed_at_step: int | None = None,
 ) -> Iterator[None]:
     """Fill `summary["status"]` (and `error`) as the block ends, and write `metrics.json` (if `writer`).
+
+    A resumed run that fails or stops before its first new step leaves the run's metrics.json as
+    it was: the record of what the run did stays true.
 
     An interrupted run exits with 128 + the signal's number, as a shell reports a killed process:
     Lightning's own SIGTERM exception is a SystemExit with code 0, which read as success.
@@ -24,7 +31,8 @@ def recorded_run(
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     def write() -> None:
-        if writer:
+        nothing_new = resumed_at_step is not None and summary.get("global_step", 0) <= resumed_at_step
+        if writer and not (summary["status"] != "completed" and nothing_new):
             from ..run_summary import write_metrics
 
             write_metrics(run_dir, summary)

@@ -1,0 +1,79 @@
+"""Bad input ends in one short message naming the key, file or row and the fix: never a traceback."""
+
+import os
+
+import pytest
+
+from ..helpers import run
+
+pytestmark = pytest.mark.slow  # each case starts python train.py / eval.py
+
+
+def assert_one_message(result, *expected: str) -> None:
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-2000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert "weights_only=False" not in output  # torch's unsafe advice is never passed on
+    for text in expected:
+        assert text in output, (text, output[-2000:])
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("data.batch_size=abc", "data.batch_size"),
+        ("data.batch_size=0", "data.batch_size"),
+        ("data.batch_size=-4", "data.batch_size"),
+        ("trainer.max_epochs=-5", "trainer.max_epochs"),
+        ("model.net.dropout=1.5", "model.net.dropout"),
+        ("optimizer.lr=-1", "optimizer.lr"),
+        ("trainer.precision=bogus", "trainer.precision"),
+        ("data=csv_images", "data.csv_path=/path/to/labels.csv"),
+        ("ckpt_path=/nowhere/last.ckpt", "/nowhere/last.ckpt"),
+    ],
+)
+def test_a_bad_config_value_is_one_line_naming_the_key(fake_data_dir, tmp_path, override, named):
+    result = run("train.py", override, f"hydra.run.dir={tmp_path}", data_dir=fake_data_dir)
+    assert_one_message(result, named)
+    assert not (tmp_path / "checkpoints").exists()  # stopped before anything heavy
+
+
+def damaged_checkpoints(folder) -> dict:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "empty": b"",
+        "random": os.urandom(4096),
+        "text": b"not a checkpoint\n",
+        "truncated": b"PK\x03\x04" + os.urandom(300),
+    }
+    paths = {}
+    for name, data in files.items():
+        (folder / f"{name}.ckpt").write_bytes(data)
+        paths[name] = folder / f"{name}.ckpt"
+    return paths
+
+
+@pytest.mark.parametrize("script", ["train.py", "eval.py"])
+@pytest.mark.parametrize("kind", ["empty", "random", "text", "truncated"])
+def test_a_damaged_checkpoint_is_named_with_the_fix(fake_data_dir, tmp_path, script, kind):
+    checkpoint = damaged_checkpoints(tmp_path / "checkpoints")[kind]
+    result = run(
+        script, f"ckpt_path={checkpoint}", f"hydra.run.dir={tmp_path / 'run'}", data_dir=fake_data_dir
+    )
+    assert_one_message(result, str(checkpoint), "best.ckpt or last.ckpt")
+
+
+def test_a_broken_test_file_stops_the_run_before_training(fake_data_dir, tmp_path):
+    data = tmp_path / "data"
+    raw = data / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for path in (fake_data_dir / "FashionMNIST" / "raw").iterdir():
+        content = path.read_bytes()
+        (raw / path.name).write_bytes(
+            content[: len(content) // 2] if path.name.startswith("t10k-images") else content
+        )
+    result = run(
+        "train.py", "debug=fast", "data.val_size=100", f"hydra.run.dir={tmp_path / 'run'}", data_dir=data
+    )
+    assert_one_message(result, "t10k-images-idx3-ubyte.gz")
+    assert not (tmp_path / "run" / "checkpoints").exists()  # found before a single epoch was trained

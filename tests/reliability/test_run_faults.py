@@ -1,0 +1,253 @@
+"""Promises about a training run under faults: its folder, its checkpoints, its resume, its status.
+
+Each test injects the fault for real (kill -9, SIGTERM, SIGINT, a full file system, NaN) and checks
+what a user would rely on afterwards.
+"""
+
+import multiprocessing
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from lightning_hydra_template.run.run_folders import claim_new_dir
+
+from ..helpers import read_metrics, run
+
+# A CNN with augmentation (crop, flip), dropout and a one-cycle schedule: every random stream and
+# every piece of optimizer state a resume must restore. 300 training images: 10 batches per epoch.
+SMALL_RUN = [
+    "experiment=cnn",
+    "model.net.channels=[8,16]",
+    "model.net.hidden_size=16",
+    "data.val_size=100",
+    "data.batch_size=32",
+    "trainer.max_epochs=3",
+    "trainer.accelerator=cpu",
+    "trainer.log_every_n_steps=2",
+    "test=false",
+    "callbacks.rich_progress_bar=null",
+    "callbacks.rich_model_summary=null",
+]
+
+
+def fault_at(step: int, signum: int) -> list[str]:
+    return [
+        "+callbacks.fault._target_=tests.helpers.SignalAtStep",
+        f"+callbacks.fault.step={step}",
+        f"+callbacks.fault.signum={int(signum)}",
+    ]
+
+
+def weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt")["state_dict"]
+
+
+def tensorboard_steps(run_dir: Path) -> dict[str, list[int]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run_dir / "tensorboard"))
+    events.Reload()
+    return {tag: [e.step for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(fake_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("uninterrupted") / "run"
+    result = run("train.py", *SMALL_RUN, f"hydra.run.dir={run_dir}", data_dir=fake_data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir
+
+
+def resume(run_dir: Path, data_dir: Path, *overrides: str):
+    """What the user types: the checkpoint, and nothing else of the original command."""
+    return run(
+        "train.py", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", *overrides, data_dir=data_dir
+    )
+
+
+# --- 1. One run, one folder --------------------------------------------------------------------
+
+
+def _claim_when_all_are_ready(
+    name: str, start: "multiprocessing.Barrier", out: "multiprocessing.Queue"
+) -> None:
+    start.wait()
+    out.put(claim_new_dir(name))
+
+
+def test_processes_claiming_one_folder_name_at_once_each_get_their_own(tmp_path):
+    name = str(tmp_path / "runs" / "2026-12-03_07-00-00")  # eight runs started in the same second
+    context = multiprocessing.get_context("fork")
+    start, out = context.Barrier(8), context.Queue()
+    processes = [context.Process(target=_claim_when_all_are_ready, args=(name, start, out)) for _ in range(8)]
+    for process in processes:
+        process.start()
+    claimed = [out.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join()
+    assert len(set(claimed)) == 8
+    assert min(claimed) == name and sorted(claimed)[1] == f"{name}_2"  # still sorted by start time
+    assert sorted(claimed) == sorted(str(p) for p in (tmp_path / "runs").iterdir())
+
+
+def test_a_second_claim_in_one_process_is_the_same_folder(tmp_path):
+    name = str(tmp_path / "runs" / "t")
+    assert claim_new_dir(name) == claim_new_dir(name) == name
+
+
+@pytest.mark.slow
+def test_two_runs_started_together_never_share_a_folder(fake_data_dir, tmp_path):
+    import subprocess
+    import sys
+
+    from lightning_hydra_template.project import PROJECT_ROOT
+
+    command = [sys.executable, "train.py", *SMALL_RUN, "trainer.max_epochs=1", f"paths.log_dir={tmp_path}"]
+    env = {**__import__("os").environ, "DATA_DIR": str(fake_data_dir)}
+    runs = [
+        subprocess.Popen([*command, f"seed={seed}"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL)
+        for seed in (1, 2)
+    ]
+    assert [r.wait(timeout=300) for r in runs] == [0, 0]
+    folders = sorted((tmp_path / "train" / "runs").iterdir())
+    assert len(folders) == 2
+    for folder in folders:  # each folder's config, resolved config and metrics belong to one run
+        seed = (folder / ".hydra" / "overrides.yaml").read_text().split("seed=")[1].split()[0]
+        assert f"seed: {seed}" in (folder / "resolved_config.yaml").read_text()
+        assert read_metrics(folder)["run_dir"] == str(folder)
+
+
+def test_a_read_only_log_folder_is_one_line_naming_the_key(fake_data_dir, small_file_system):
+    read_only = small_file_system("64k", read_only=True)
+    result = run("train.py", f"paths.log_dir={read_only / 'logs'}", data_dir=fake_data_dir)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "Cannot create the run folder" in output and "paths.log_dir=" in output
+    assert "Traceback" not in output
+
+
+# --- 2, 4, 5. last.ckpt, exact resume in place, signals -----------------------------------------
+
+
+@pytest.mark.slow
+def test_killed_with_sigkill_and_resumed_in_place_ends_with_the_same_weights(
+    uninterrupted, fake_data_dir, tmp_path
+):
+    run_dir = tmp_path / "run"
+    killed = run(
+        "train.py",
+        *SMALL_RUN,
+        f"hydra.run.dir={run_dir}",
+        *fault_at(15, signal.SIGKILL),
+        data_dir=fake_data_dir,
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 10  # the end of epoch 0
+
+    resumed = resume(run_dir, fake_data_dir, "callbacks.fault=null")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert read_metrics(run_dir)["status"] == "completed"
+    assert list(tmp_path.iterdir()) == [run_dir]  # no second run folder
+    for name, tensor in weights(uninterrupted).items():
+        assert torch.equal(tensor, weights(run_dir)[name]), name  # bit for bit on CPU
+    assert tensorboard_steps(run_dir) == tensorboard_steps(uninterrupted)  # appended, no duplicates
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_saves_the_batch_it_stopped_after_and_the_resume_goes_on_from_there(
+    uninterrupted, fake_data_dir, tmp_path, signum
+):
+    run_dir = tmp_path / "run"
+    stopped = run(
+        "train.py", *SMALL_RUN, f"hydra.run.dir={run_dir}", *fault_at(14, signum), data_dir=fake_data_dir
+    )
+    assert stopped.returncode == 128 + signum  # not 0: a scheduler must not count it as done
+    summary = read_metrics(run_dir)
+    assert summary["status"] == "interrupted" and summary["signal"] == signal.Signals(signum).name
+    assert torch.load(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 14  # mid-epoch, nothing lost
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert f"resume with: python train.py ckpt_path={last}" in stopped.stdout + stopped.stderr
+
+    resumed = resume(run_dir, fake_data_dir, "callbacks.fault=null")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    for name, tensor in weights(uninterrupted).items():
+        assert torch.equal(tensor, weights(run_dir)[name]), name
+    assert tensorboard_steps(run_dir) == tensorboard_steps(uninterrupted)
+
+
+@pytest.mark.slow
+def test_last_ckpt_is_the_newest_epoch_even_when_the_best_is_older(fake_data_dir, tmp_path):
+    # mode=min on accuracy: the "best" is an early, bad epoch, so Lightning alone left last.ckpt there.
+    result = run(
+        "train.py",
+        *SMALL_RUN,
+        "callbacks.model_checkpoint.mode=min",
+        f"hydra.run.dir={tmp_path}",
+        data_dir=fake_data_dir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt")
+    assert (last["epoch"], last["global_step"]) == (2, 30)
+    assert torch.load(tmp_path / "checkpoints" / "best.ckpt")["global_step"] < 30
+
+
+@pytest.mark.slow
+def test_a_finished_run_resumed_says_nothing_is_left_and_fails(uninterrupted, fake_data_dir):
+    before = read_metrics(uninterrupted)
+    result = resume(uninterrupted, fake_data_dir)
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "nothing is left to train" in output and "trainer.max_epochs=" in output
+    assert "Traceback" not in output
+    assert read_metrics(uninterrupted) == before  # the refused resume left the run's record as it was
+
+
+@pytest.mark.slow
+def test_a_one_cycle_run_cannot_be_extended_and_says_how_to_proceed(uninterrupted, fake_data_dir):
+    before = read_metrics(uninterrupted)
+    result = resume(uninterrupted, fake_data_dir, "trainer.max_epochs=4")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1 and "cannot be extended" in output and "Traceback" not in output
+    assert read_metrics(uninterrupted) == before
+    assert "trainer.max_epochs=4" not in (uninterrupted / ".hydra" / "overrides.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_more_epochs_continue_a_finished_run_without_a_fixed_schedule(fake_data_dir, tmp_path):
+    first = run(
+        "train.py",
+        *SMALL_RUN,
+        "scheduler=none",
+        "trainer.max_epochs=1",
+        f"hydra.run.dir={tmp_path}",
+        data_dir=fake_data_dir,
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    more = resume(tmp_path, fake_data_dir, "trainer.max_epochs=2")
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert read_metrics(tmp_path)["epochs"] == 2
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt")["global_step"] == 20
+
+
+# --- 6. Divergence -----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_diverging_run_stops_with_one_line_and_saves_no_nan(fake_data_dir, tmp_path):
+    result = run(
+        "train.py", *SMALL_RUN, "optimizer.lr=1e10", f"hydra.run.dir={tmp_path}", data_dir=fake_data_dir
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "Training diverged" in output and "optimizer.lr" in output and "Traceback" not in output
+    summary = read_metrics(tmp_path)  # strict JSON: a NaN literal would raise here
+    assert summary["status"] == "failed" and "diverged" in summary["error"]
+    for checkpoint in (
+        (tmp_path / "checkpoints").glob("*.ckpt") if (tmp_path / "checkpoints").exists() else []
+    ):
+        for name, tensor in torch.load(checkpoint)["state_dict"].items():
+            if name.startswith("net."):
+                assert torch.isfinite(tensor).all(), (checkpoint.name, name)
