@@ -156,7 +156,7 @@ class InMemoryDataModule(L.LightningDataModule):
                 rank,
                 world_size,
                 self.seed,
-                lambda: trainer.current_epoch,
+                (lambda: trainer.current_epoch) if trainer is not None else None,
             )
             if split == "train" and self._train_position is not None:
                 batches.resume(*self._train_position)
