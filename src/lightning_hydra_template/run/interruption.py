@@ -33,14 +33,14 @@ class SignalRecord:
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         self.signum = self.signum or signum
-        if signal.getsignal(signal.SIGTERM) is self._on_sigterm:
+        if signal.getsignal(signal.SIGTERM) == self._on_sigterm:  # a bound method: equal, not identical
             raise RunInterrupted(signum)  # not inside Lightning's loops: nothing to finish
         # Else Lightning's handler, which calls this one too, has flagged the trainer already.
 
     def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
         self.signum = self.signum or signum
         current = signal.getsignal(signal.SIGTERM)
-        if current is self._on_sigterm or not callable(current):
+        if current == self._on_sigterm or not callable(current):
             raise RunInterrupted(signum)
         current(signal.SIGTERM, frame)  # Lightning's SIGTERM path: finish the batch, then stop
 
