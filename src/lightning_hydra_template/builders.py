@@ -36,3 +36,12 @@ def build_datamodule(cfg: DictConfig) -> Any:
         with open_dict(cfg):
             cfg.data.num_classes = datamodule.num_classes
     return datamodule
+
+
+def build_model(cfg: DictConfig, **kwargs: Any) -> Any:
+    """Build `cfg.model`, recording its network's resolved config so checkpoints can rebuild it."""
+    from omegaconf import OmegaConf
+
+    model = build(cfg.model, **kwargs)
+    model.record_net_config(OmegaConf.to_container(cfg.model.net, resolve=True))
+    return model

@@ -55,7 +55,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from .builders import build, build_datamodule, build_each
+    from .builders import build, build_datamodule, build_each, build_model
     from .config_tree import print_config_tree
     from .lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
     from .run.checkpoint_file import load_checkpoint
@@ -75,7 +75,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build_datamodule(cfg)
-    model = build(cfg.model)
+    model = build_model(cfg)
     trainer: L.Trainer = build(
         cfg.trainer, callbacks=build_each(cfg.get("callbacks")), logger=build_each(cfg.get("logger")) or False
     )

@@ -68,7 +68,7 @@ def _fit_and_test(
 ) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    from .builders import build, build_datamodule, build_each
+    from .builders import build, build_datamodule, build_each, build_model
     from .ddp_guard import refuse_script_relaunch_in_sweep
     from .host_memory import keep_freed_memory
     from .run.checkpoint_io import AtomicCheckpointIO
@@ -82,7 +82,7 @@ def _fit_and_test(
 
     datamodule = build_datamodule(cfg)
     scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
-    model = build(cfg.model, optimizer=build(cfg.optimizer), scheduler=scheduler)
+    model = build_model(cfg, optimizer=build(cfg.optimizer), scheduler=scheduler)
     if resume_from is not None:
         check_weights_fit_model(model, resume_from, cfg.ckpt_path)
     callbacks = build_each(cfg.get("callbacks"))

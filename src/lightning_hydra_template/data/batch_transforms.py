@@ -78,3 +78,12 @@ class BatchPreprocessor:
         if self.image_size is not None and self.image_size != images.shape[-1]:
             images = F.interpolate(images, size=self.image_size, mode="bilinear", align_corners=False)
         return images
+
+    def describe(self) -> dict:
+        """What evaluation does to an image, as plain values (saved in checkpoints)."""
+        return {
+            "channels": self.channels,
+            "image_size": self.image_size,
+            "mean": torch.as_tensor(self.mean, dtype=torch.float64).flatten().tolist(),
+            "std": torch.as_tensor(self.std, dtype=torch.float64).flatten().tolist(),
+        }

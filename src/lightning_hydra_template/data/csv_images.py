@@ -318,7 +318,10 @@ class CSVImageDataModule(InMemoryDataModule):
         if mean is None or std is None:
             mean, std = channel_stats(self.datasets["train"].images)
             log.info("Normalising with the training split's mean %s and std %s", mean, std)
-        self.preprocess = BatchPreprocessor(mean, std, **self.augment)
+        # channels and image_size are those of the cached images already: recorded, not applied.
+        self.preprocess = BatchPreprocessor(
+            mean, std, channels=self.channels, image_size=self.image_size, **self.augment
+        )
 
     def state_dict(self) -> dict:
         """Saved in checkpoints: the class list the model's outputs refer to (and the data position)."""

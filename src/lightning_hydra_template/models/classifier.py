@@ -30,13 +30,15 @@ def _stage_metrics(num_classes: int, stage: str) -> MetricCollection:
 class ImageClassifier(L.LightningModule):
     """Wraps an injected `net`; the optimizer and LR schedule arrive as factories from config.
 
-    Nothing but plain values is saved as hyperparameters, so checkpoints load with torch's
-    `weights_only=True`; the network is rebuilt from the run's config, not from the checkpoint.
+    Checkpoints describe themselves in plain values (they load with torch's `weights_only=True`):
+    the network's config (`builders.build_model` records it), the class names and the evaluation
+    preprocessing, so `ImageClassifier.load_from_checkpoint("best.ckpt")` works in any process.
+    `net` is then that config, built here with `hydra.utils.instantiate`.
     """
 
     def __init__(
         self,
-        net: nn.Module,
+        net: nn.Module | Mapping[str, Any],
         num_classes: int,
         optimizer: Callable[..., Optimizer] | None = None,
         scheduler: LRSchedule | None = None,
@@ -47,6 +49,22 @@ class ImageClassifier(L.LightningModule):
         channels_last: bool = False,
     ) -> None:
         super().__init__()
+        self.save_hyperparameters(
+            {
+                "num_classes": int(num_classes),
+                "decay_norm_and_bias": bool(decay_norm_and_bias),
+                "lr_multipliers": {str(k): float(v) for k, v in (lr_multipliers or {}).items()},
+                "class_names": [str(n) for n in class_names] if class_names else None,
+                "compile": bool(compile),
+                "channels_last": bool(channels_last),
+            },
+            logger=False,  # the train task logs the whole config to the HParams tab itself
+        )
+        if isinstance(net, Mapping):  # loaded from a checkpoint: the network's recorded config
+            from hydra.utils import instantiate
+
+            self.record_net_config(net)
+            net = instantiate(dict(net))
         self.net = net
         self.optimizer_factory = optimizer
         self.lr_schedule = scheduler
@@ -66,6 +84,10 @@ class ImageClassifier(L.LightningModule):
         self.train_loss_steps = 0
         self._compiled = False
 
+    def record_net_config(self, config: Mapping[str, Any]) -> None:
+        """Keep the network's resolved config (`_target_` and arguments) in every checkpoint."""
+        self.hparams["net"] = dict(config)
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
 
@@ -74,6 +96,9 @@ class ImageClassifier(L.LightningModule):
         names = getattr(datamodule, "class_names", None)
         if names:
             self.class_names = list(names)
+            self.hparams["class_names"] = [str(n) for n in names]
+        if getattr(datamodule, "preprocess", None) is not None:
+            self.hparams["preprocessing"] = datamodule.preprocess.describe()
         # A real input lets the model summary show each layer's shapes and FLOPs. Not for a
         # compiled net: one image would compile it once more, for batch size 1.
         if hasattr(datamodule, "example_images") and not self.compile_net:
