@@ -26,9 +26,16 @@ def decode_image(path: Path, channels: int, image_size: int) -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as image:
-        image = image.convert("L" if channels == 1 else "RGB")
-        image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
-        pixels = np.asarray(image, dtype=np.uint8)
+        return to_channels_and_size(image, channels, image_size)
+
+
+def to_channels_and_size(image, channels: int, image_size: int) -> np.ndarray:
+    """A PIL image -> uint8 `[channels, image_size, image_size]`: what training and prediction see."""
+    from PIL import Image
+
+    image = image.convert("L" if channels == 1 else "RGB")
+    image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+    pixels = np.asarray(image, dtype=np.uint8)
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 

@@ -47,6 +47,7 @@ class ImageClassifier(L.LightningModule):
         class_names: Sequence[str] | None = None,
         compile: bool = False,
         channels_last: bool = False,
+        preprocessing: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
@@ -57,6 +58,8 @@ class ImageClassifier(L.LightningModule):
                 "class_names": [str(n) for n in class_names] if class_names else None,
                 "compile": bool(compile),
                 "channels_last": bool(channels_last),
+                # How evaluation prepares an image (set from the datamodule when fitting).
+                "preprocessing": dict(preprocessing) if preprocessing else None,
             },
             logger=False,  # the train task logs the whole config to the HParams tab itself
         )
