@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+from omegaconf import DictConfig, OmegaConf
 
 from lightning_hydra_template.project import PROJECT_ROOT
 
@@ -43,3 +44,11 @@ class SignalAtStep(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         if trainer.global_step == self.step:
             os.kill(os.getpid(), self.signum)
+
+
+def save_hydra_config(cfg: DictConfig) -> None:
+    """What Hydra saves before every run, unresolved (in-process tests bypass hydra.main)."""
+    run_dir = Path(cfg.hydra.runtime.output_dir)
+    (run_dir / ".hydra").mkdir(parents=True)
+    saved = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    OmegaConf.save(saved, run_dir / ".hydra" / "config.yaml")

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from omegaconf import OmegaConf
 
 from lightning_hydra_template.errors import ConfigError
 from lightning_hydra_template.evaluate import evaluate
 from lightning_hydra_template.train import objective, train
+
+from .helpers import save_hydra_config
 
 # Small versions of each experiment's network, so a run takes a second or two.
 SMALL = {
@@ -58,14 +59,6 @@ def test_checkpoints_load_with_torchs_safe_default(compose_config):
     assert "state_dict" in checkpoint and "lr_schedulers" in checkpoint
     # The best validation accuracy so far travels with the weights, for resumed runs.
     assert "val_acc_best.max_value" in checkpoint["state_dict"]
-
-
-def save_hydra_config(cfg) -> None:
-    """What Hydra saves before every run, unresolved (in-process tests bypass hydra.main)."""
-    run_dir = Path(cfg.hydra.runtime.output_dir)
-    (run_dir / ".hydra").mkdir(parents=True)
-    saved = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
-    OmegaConf.save(saved, run_dir / ".hydra" / "config.yaml")
 
 
 @pytest.mark.parametrize(

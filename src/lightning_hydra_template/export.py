@@ -1,0 +1,176 @@
+"""Export task: a checkpoint as ONNX or a torch.export program, checked against PyTorch before it counts.
+
+python export.py ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt format=onnx
+python export.py ckpt_path=... format=torch output=/models/fashion.pt2
+"""
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig
+
+from .errors import ConfigError, UserError, reported_errors
+from .project import CONFIG_DIR, export_project_root
+
+log = logging.getLogger(__name__)
+SUFFIX = {"onnx": ".onnx", "torch": ".pt2"}
+
+
+class ParityError(UserError):
+    """The exported model does not compute what the PyTorch model computes."""
+
+
+def export(cfg: DictConfig) -> dict[str, Any]:
+    """Write the exported model, check its parity on evaluation images, return the figures."""
+    import torch
+
+    from .models.exportable import PixelsToProbabilities
+    from .models.predictor import Predictor
+
+    if cfg.format not in SUFFIX:
+        raise ConfigError(f"format={cfg.format!r}: choose onnx or torch.")
+    checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
+    predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
+    module = PixelsToProbabilities(predictor).eval()
+    saved_config = run_config_of(checkpoint)
+    run_dir = saved_config.parent.parent if saved_config else checkpoint.parent
+    output = Path(cfg.output).expanduser() if cfg.output else run_dir / f"model{SUFFIX[cfg.format]}"
+    if output.suffix != SUFFIX[cfg.format]:
+        raise ConfigError(f"output={cfg.output} must end in {SUFFIX[cfg.format]} for format={cfg.format}.")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.zeros(
+        2, predictor.channels, predictor.image_size, predictor.image_size, dtype=torch.uint8
+    )
+    metadata = {
+        "class_names": json.dumps(predictor.class_names),
+        "image_size": str(predictor.image_size),
+        "channels": str(predictor.channels),
+    }
+    write = write_onnx if cfg.format == "onnx" else write_program
+    # Checked under a temporary name, renamed only when it passes: a model that fails its parity
+    # check never sits where a deployment would pick it up.
+    unchecked = output.with_name(f".{output.stem}.unchecked{output.suffix}")
+    try:
+        run_exported = write(module, example, unchecked, metadata)
+        images = parity_images(saved_config, predictor, int(cfg.parity_images))
+        with torch.no_grad():
+            expected = module(images)
+        figures = check_parity(expected, run_exported(images), float(cfg.max_abs_diff))
+        os.replace(unchecked, output)
+    finally:
+        unchecked.unlink(missing_ok=True)
+    log.info(
+        "Exported %s; parity on %d images: max |diff| %.2e, top-1 agreement %d/%d",
+        output, len(images), figures["max_abs_diff"], figures["top1_agree"], len(images),
+    )  # fmt: skip
+    return {"output": str(output), "format": cfg.format, **figures}
+
+
+def write_onnx(module, example, output: Path, metadata: dict[str, str]) -> Callable:
+    """`model.onnx`: input `images` uint8 with a dynamic batch, output `probabilities`, metadata."""
+    import onnx
+    import torch
+
+    from .run.atomic_files import atomic_write_bytes
+
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.onnx.export(
+        module,
+        (example,),
+        input_names=["images"],
+        output_names=["probabilities"],
+        dynamic_shapes={"images": {0: batch}},
+        dynamo=True,
+        verbose=False,
+    )
+    model = program.model_proto
+    for key, value in metadata.items():
+        model.metadata_props.add(key=key, value=value)
+    atomic_write_bytes(output, model.SerializeToString())
+    onnx.checker.check_model(str(output))
+    return lambda images: run_onnx(output, images)
+
+
+def run_onnx(path: Path, images):
+    import onnxruntime
+    import torch
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    [probabilities] = session.run(["probabilities"], {"images": images.numpy()})
+    return torch.from_numpy(probabilities)
+
+
+def write_program(module, example, output: Path, metadata: dict[str, str]) -> Callable:
+    """`model.pt2`: a `torch.export` program with the same contract; metadata as extra files."""
+    import torch
+
+    from .run.atomic_files import atomic_write_with
+
+    program = torch.export.export(
+        module, (example,), dynamic_shapes={"images": {0: torch.export.Dim("batch")}}
+    )
+    extra = {f"{key}.txt": value for key, value in metadata.items()}
+    atomic_write_with(output, lambda f: torch.export.save(program, f, extra_files=extra))
+
+    def run_program(images):
+        loaded = torch.export.load(str(output)).module()
+        with torch.no_grad():
+            return loaded(images)
+
+    return run_program
+
+
+def run_config_of(checkpoint: Path) -> Path | None:
+    """`<run>/.hydra/config.yaml` for a checkpoint in `<run>/checkpoints/`, if it is there."""
+    config = checkpoint.parent.parent / ".hydra" / "config.yaml"
+    return config if checkpoint.parent.name == "checkpoints" and config.is_file() else None
+
+
+def parity_images(saved_config: Path | None, predictor, count: int):
+    """Real evaluation images: the run's test split, rebuilt from its saved config when present."""
+    import torch
+    from omegaconf import OmegaConf
+
+    from .builders import build
+
+    if saved_config is not None:
+        datamodule = build(OmegaConf.load(saved_config).data)
+        datamodule.prepare_data()
+        datamodule.setup("test")
+        return datamodule.datasets["test"].images[:count]
+    log.warning("No run config for this checkpoint: checking parity on random pixels, not test images.")
+    shape = (count, predictor.channels, predictor.image_size, predictor.image_size)
+    return torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+
+def check_parity(expected, actual, max_abs_diff: float) -> dict[str, Any]:
+    """Largest probability difference and top-1 agreement; a ParityError when either falls short."""
+    difference = float((expected - actual).abs().max())
+    agree = int((expected.argmax(-1) == actual.argmax(-1)).sum())
+    if difference > max_abs_diff or agree != len(expected):
+        raise ParityError(
+            f"The exported model disagrees with PyTorch: max |diff| {difference:.2e} "
+            f"(allowed {max_abs_diff:.0e}), top-1 agreement {agree}/{len(expected)}. The export was not "
+            "accepted; check the network for operations the exporter does not support."
+        )
+    return {"max_abs_diff": difference, "top1_agree": agree, "parity_images": len(expected)}
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="export")
+def _hydra_main(cfg: DictConfig) -> None:
+    with reported_errors("Export"):
+        export(cfg)
+
+
+def main() -> None:
+    """`python export.py ckpt_path=... format=onnx|torch`"""
+    from .run.run_folders import register_resolvers
+
+    export_project_root()
+    register_resolvers()
+    _hydra_main()
