@@ -12,7 +12,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from .errors import reported_errors
-from .project import CONFIG_DIR, export_project_root
+from .project import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,6 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """`python eval.py ckpt_path=...`: its own run folder (claimed, never shared), then Hydra."""
-    from .run.run_folders import register_resolvers
+    from .run.entry import start
 
-    export_project_root()
-    register_resolvers()
-    _hydra_main()
+    start(_hydra_main)

@@ -15,7 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 from .errors import ConfigError, UserError, reported_errors
-from .project import CONFIG_DIR, export_project_root
+from .project import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 SUFFIX = {"onnx": ".onnx", "torch": ".pt2"}
@@ -169,8 +169,6 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """`python export.py ckpt_path=... format=onnx|torch`"""
-    from .run.run_folders import register_resolvers
+    from .run.entry import start
 
-    export_project_root()
-    register_resolvers()
-    _hydra_main()
+    start(_hydra_main)

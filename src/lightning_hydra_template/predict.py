@@ -15,7 +15,7 @@ import hydra
 from omegaconf import DictConfig
 
 from .errors import ConfigError, DataError, MissingFileError, reported_errors
-from .project import CONFIG_DIR, export_project_root
+from .project import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 CHUNK = 4096  # images decoded at once: bounds memory on large folders
@@ -167,8 +167,6 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """`python predict.py ckpt_path=... input=...`"""
-    from .run.run_folders import register_resolvers
+    from .run.entry import start
 
-    export_project_root()
-    register_resolvers()
-    _hydra_main()
+    start(_hydra_main)

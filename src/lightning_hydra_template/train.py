@@ -16,7 +16,7 @@ import hydra
 from omegaconf import DictConfig
 
 from .errors import ConfigError, reported_errors
-from .project import CONFIG_DIR, export_project_root
+from .project import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 
@@ -175,10 +175,8 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 def main() -> None:
     """`python train.py ...`: run folders claimed, a checkpoint's run resumed in place, then Hydra."""
+    from .run.entry import start
     from .run.resume import resume_arguments
-    from .run.run_folders import register_resolvers
 
-    export_project_root()
-    register_resolvers()
     sys.argv = resume_arguments(sys.argv)
-    _hydra_main()
+    start(_hydra_main)
