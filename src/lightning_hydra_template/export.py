@@ -31,15 +31,19 @@ def export(cfg: DictConfig) -> dict[str, Any]:
 
     from .models.exportable import PixelsToProbabilities
     from .models.predictor import Predictor
+    from .run.resume import run_folder_of
 
     if cfg.format not in SUFFIX:
         raise ConfigError(f"format={cfg.format!r}: choose onnx or torch.")
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
     predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
     module = PixelsToProbabilities(predictor).eval()
-    saved_config = run_config_of(checkpoint)
-    run_dir = saved_config.parent.parent if saved_config else checkpoint.parent
-    output = Path(cfg.output).expanduser() if cfg.output else run_dir / f"model{SUFFIX[cfg.format]}"
+    run_dir = run_folder_of(checkpoint)
+    output = (
+        Path(cfg.output).expanduser()
+        if cfg.output
+        else (run_dir or checkpoint.parent) / f"model{SUFFIX[cfg.format]}"
+    )
     if output.suffix != SUFFIX[cfg.format]:
         raise ConfigError(f"output={cfg.output} must end in {SUFFIX[cfg.format]} for format={cfg.format}.")
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -57,7 +61,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     unchecked = output.with_name(f".{output.stem}.unchecked{output.suffix}")
     try:
         run_exported = write(module, example, unchecked, metadata)
-        images = parity_images(saved_config, predictor, int(cfg.parity_images))
+        images = parity_images(run_dir, predictor, int(cfg.parity_images))
         with torch.no_grad():
             expected = module(images)
         figures = check_parity(expected, run_exported(images), float(cfg.max_abs_diff))
@@ -125,21 +129,15 @@ def write_program(module, example, output: Path, metadata: dict[str, str]) -> Ca
     return run_program
 
 
-def run_config_of(checkpoint: Path) -> Path | None:
-    """`<run>/.hydra/config.yaml` for a checkpoint in `<run>/checkpoints/`, if it is there."""
-    config = checkpoint.parent.parent / ".hydra" / "config.yaml"
-    return config if checkpoint.parent.name == "checkpoints" and config.is_file() else None
-
-
-def parity_images(saved_config: Path | None, predictor, count: int):
+def parity_images(run_dir: Path | None, predictor, count: int):
     """Real evaluation images: the run's test split, rebuilt from its saved config when present."""
     import torch
     from omegaconf import OmegaConf
 
     from .builders import build
 
-    if saved_config is not None:
-        datamodule = build(OmegaConf.load(saved_config).data)
+    if run_dir is not None:
+        datamodule = build(OmegaConf.load(run_dir / ".hydra" / "config.yaml").data)
         datamodule.prepare_data()
         datamodule.setup("test")
         return datamodule.datasets["test"].images[:count]

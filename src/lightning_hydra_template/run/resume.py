@@ -23,11 +23,12 @@ def _value(argument: str) -> str:
 
 
 def run_folder_of(checkpoint: Path) -> Path | None:
-    """The run folder a checkpoint was saved in (`<run>/checkpoints/<name>.ckpt`), if it is one."""
-    run_dir = checkpoint.expanduser().resolve().parent.parent
-    if checkpoint.expanduser().resolve().parent.name != "checkpoints":
-        return None
-    return run_dir if (run_dir / ".hydra" / "overrides.yaml").is_file() else None
+    """The run folder a checkpoint was saved in (`<run>/checkpoints/`, beside `<run>/.hydra/`), if any."""
+    folder = checkpoint.expanduser().resolve().parent
+    run_dir = folder.parent
+    return (
+        run_dir if folder.name == "checkpoints" and (run_dir / ".hydra" / "config.yaml").is_file() else None
+    )
 
 
 def resume_arguments(argv: list[str]) -> list[str]:
@@ -50,7 +51,7 @@ def resume_arguments(argv: list[str]) -> list[str]:
     ):
         return argv
     run_dir = run_folder_of(Path(_value(checkpoints[-1])))
-    if run_dir is None:
+    if run_dir is None or not (run_dir / ".hydra" / "overrides.yaml").is_file():
         return argv
     keys_given = {_key(a) for a in given}
     saved = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
