@@ -23,8 +23,8 @@ from hydra.utils import instantiate
 
 from lightning_hydra_template.callbacks.step_timer import StepTimer
 from lightning_hydra_template.data.in_memory import InMemoryBatches, InMemoryImages
-from lightning_hydra_template.host_memory import keep_freed_memory
-from lightning_hydra_template.project import CONFIG_DIR, export_project_root
+from lightning_hydra_template.run.host_memory import keep_freed_memory
+from lightning_hydra_template.run.project import CONFIG_DIR, export_project_root
 
 TRAIN_SIZE = 55_000
 

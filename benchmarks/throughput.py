@@ -203,9 +203,9 @@ def plain_loop(model: str, batch_size: int, steps: int, data_dir: str) -> None:
 
     from lightning_hydra_template.data.batch_transforms import BatchPreprocessor
     from lightning_hydra_template.data.fashion_mnist import MEAN, STD, FashionMNISTDataModule
-    from lightning_hydra_template.host_memory import keep_freed_memory
     from lightning_hydra_template.optim.param_groups import param_groups
-    from lightning_hydra_template.project import CONFIG_DIR, export_project_root
+    from lightning_hydra_template.run.host_memory import keep_freed_memory
+    from lightning_hydra_template.run.project import CONFIG_DIR, export_project_root
 
     export_project_root()
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):

@@ -5,43 +5,18 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from lightning_hydra_template.data.idx import write_idx
-from lightning_hydra_template.project import CONFIG_DIR, PROJECT_ROOT, export_project_root
+from lightning_hydra_template.run.project import CONFIG_DIR, PROJECT_ROOT, export_project_root
 from lightning_hydra_template.run.run_folders import register_resolvers
 
+from .helpers import rgb_jpegs_with_names, write_fake_fashion_mnist
+
 REAL_DATA = PROJECT_ROOT.parent / "shared" / "data"
-IDX_NAMES = {
-    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
-    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
-}
-
-
-def fake_images(labels: np.ndarray, seed: int) -> np.ndarray:
-    """28x28 uint8 images whose class is learnable: a bright band at a row set by the label."""
-    rng = np.random.default_rng(seed)
-    images = rng.integers(0, 60, size=(len(labels), 28, 28), dtype=np.uint8)
-    for i, label in enumerate(labels):
-        images[i, 2 + 2 * label : 4 + 2 * label, 4:24] = 250
-    return images
-
-
-def write_fake_fashion_mnist(root: Path, n_train: int = 400, n_test: int = 100) -> Path:
-    """Write gzipped IDX files in torchvision's layout under `root/FashionMNIST/raw`."""
-    raw = root / "FashionMNIST" / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    for split, n, seed in (("train", n_train, 0), ("test", n_test, 1)):
-        labels = np.arange(n, dtype=np.uint8) % 10
-        images_name, labels_name = IDX_NAMES[split]
-        write_idx(raw / images_name, fake_images(labels, seed))
-        write_idx(raw / labels_name, labels)
-    return root
 
 
 @pytest.fixture(scope="session")
@@ -68,8 +43,6 @@ QUIET = ("rich_progress_bar", "rich_model_summary")
 @pytest.fixture(scope="session")
 def csv_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 3-class CSV image dataset (RGB JPEGs, string labels, a header)."""
-    from .csv_datasets import rgb_jpegs_with_names
-
     return rgb_jpegs_with_names(tmp_path_factory.mktemp("csv_images"), per_class=10)
 
 

@@ -1,4 +1,5 @@
-"""Helpers shared by the tests: running the entry scripts as a user does, and injecting faults."""
+"""Helpers shared by the tests: running the entry scripts as a user does, injecting faults, and small
+datasets written into temporary folders (FashionMNIST-shaped IDX files, image folders with CSVs)."""
 
 import json
 import os
@@ -9,9 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import numpy as np
 from omegaconf import DictConfig, OmegaConf
+from PIL import Image
 
-from lightning_hydra_template.project import PROJECT_ROOT
+from lightning_hydra_template.data.idx import write_idx
+from lightning_hydra_template.run.project import CONFIG_DIR, PROJECT_ROOT
 
 
 def run(*args: str, data_dir: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -52,3 +56,90 @@ def save_hydra_config(cfg: DictConfig) -> None:
     (run_dir / ".hydra").mkdir(parents=True)
     saved = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     OmegaConf.save(saved, run_dir / ".hydra" / "config.yaml")
+
+
+def config_options(group: str) -> list[str]:
+    """The names of the configs in `configs/<group>/`."""
+    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+
+
+IDX_NAMES = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+
+def fake_images(labels: np.ndarray, seed: int) -> np.ndarray:
+    """28x28 uint8 images whose class is learnable: a bright band at a row set by the label."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 60, size=(len(labels), 28, 28), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        images[i, 2 + 2 * label : 4 + 2 * label, 4:24] = 250
+    return images
+
+
+def write_fake_fashion_mnist(root: Path, n_train: int = 400, n_test: int = 100) -> Path:
+    """Write gzipped IDX files in torchvision's layout under `root/FashionMNIST/raw`."""
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for split, n, seed in (("train", n_train, 0), ("test", n_test, 1)):
+        labels = np.arange(n, dtype=np.uint8) % 10
+        images_name, labels_name = IDX_NAMES[split]
+        write_idx(raw / images_name, fake_images(labels, seed))
+        write_idx(raw / labels_name, labels)
+    return root
+
+
+COLOURS = {"cat": (220, 40, 40), "dog": (40, 220, 40), "fox": (40, 40, 220)}
+
+
+def write_image(path: Path, rgb: tuple[int, int, int], size: tuple[int, int], grey: bool, seed: int) -> None:
+    """A flat colour with noise, so each class is easy to tell apart."""
+    rng = np.random.default_rng(seed)
+    pixels = np.clip(np.array(rgb) + rng.integers(-30, 30, size=(size[1], size[0], 3)), 0, 255).astype(
+        np.uint8
+    )
+    image = Image.fromarray(pixels, "RGB")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (image.convert("L") if grey else image).save(path)
+
+
+def rgb_jpegs_with_names(root: Path, per_class: int = 10) -> Path:
+    """`labels.csv` with a header (`image,species`) and string labels; RGB JPEGs of varying sizes."""
+    lines = ["image,species"]
+    for c, (name, rgb) in enumerate(COLOURS.items()):
+        for i in range(per_class):
+            file = f"images/{name}{i}.jpg"
+            write_image(root / file, rgb, (20 + 3 * i, 24 + 2 * c), grey=False, seed=10 * c + i)
+            lines.append(f"{file},{name}")
+    (root / "labels.csv").write_text("\n".join(lines) + "\n")
+    return root / "labels.csv"
+
+
+def grey_pngs_headerless(root: Path, per_class: int = 10) -> Path:
+    """The tutorial's form: no header, a space after each comma, integer labels; grey PNGs."""
+    lines = []
+    for c, rgb in enumerate(COLOURS.values()):
+        for i in range(per_class):
+            file = f"img_{c}_{i}.png"
+            write_image(root / "images" / file, rgb, (28, 28), grey=True, seed=100 + 10 * c + i)
+            lines.append(f"{file}, {c}")
+    (root / "annotations.csv").write_text("\n".join(lines) + "\n")
+    return root / "annotations.csv"
+
+
+def class_folders(root: Path, per_class: int = 4) -> Path:
+    """`root/<class>/<file>` in mixed formats: PNG, JPEG and BMP, grey and colour."""
+    formats = ["png", "jpg", "bmp"]
+    for c, (name, rgb) in enumerate(COLOURS.items()):
+        for i in range(per_class):
+            write_image(
+                root / name / f"{i}.{formats[i % 3]}", rgb, (16 + i, 16), grey=i % 2 == 1, seed=c * 7 + i
+            )
+    return root
+
+
+def write_csv(path: Path, header: str | None, lines: list[str]) -> Path:
+    """A CSV of `lines` (after `header`, when given) at `path`."""
+    path.write_text("\n".join([header, *lines] if header else lines) + "\n")
+    return path

@@ -147,7 +147,7 @@ def test_multirun_writes_one_folder_per_job(fake_data_dir, tmp_path):
     ],
 )
 def test_each_network_trains_on_a_folder_of_your_own_images(experiment, small, tmp_path):
-    from .csv_datasets import class_folders
+    from .helpers import class_folders
 
     images = class_folders(tmp_path / "images", per_class=10)
     tool = run("-m", "lightning_hydra_template.data.folder_to_csv", str(images), str(tmp_path / "labels.csv"))

@@ -6,12 +6,10 @@ import inspect
 import pytest
 from omegaconf import OmegaConf
 
-from lightning_hydra_template.builders import build, build_datamodule, build_each
-from lightning_hydra_template.project import CONFIG_DIR
+from lightning_hydra_template.run.builders import build, build_datamodule, build_each
+from lightning_hydra_template.run.project import CONFIG_DIR
 
-
-def options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONFIG_DIR / group).glob("*.yaml"))
+from .helpers import config_options
 
 
 def targets(node, path="") -> list[tuple[str, dict]]:
@@ -35,7 +33,7 @@ def assert_matches_signature(path: str, node: dict) -> None:
     assert not unknown, f"{path}: {node['_target_']} takes no {sorted(unknown)}"
 
 
-@pytest.mark.parametrize("experiment", options("experiment"))
+@pytest.mark.parametrize("experiment", config_options("experiment"))
 def test_experiments_compose_and_build(compose_config, experiment):
     cfg = compose_config([f"experiment={experiment}"])
     for path, node in targets(OmegaConf.to_container(cfg, resolve=True)):
@@ -61,7 +59,7 @@ GROUPS = [
 ]
 
 
-@pytest.mark.parametrize(("group", "option"), [(g, o) for g in GROUPS for o in options(g)])
+@pytest.mark.parametrize(("group", "option"), [(g, o) for g in GROUPS for o in config_options(g)])
 def test_every_group_option_composes_and_matches_its_targets(compose_config, group, option):
     cfg = compose_config([f"{group}={option}"])
     nodes = [
@@ -72,7 +70,7 @@ def test_every_group_option_composes_and_matches_its_targets(compose_config, gro
         assert_matches_signature(path, node)
 
 
-@pytest.mark.parametrize("option", options("optimizer"))
+@pytest.mark.parametrize("option", config_options("optimizer"))
 def test_optimizers_build_as_partials(compose_config, option):
     cfg = compose_config([f"optimizer={option}"])
     import torch

@@ -8,7 +8,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import distribution
-from lightning_hydra_template.project import CONFIG_DIR
+from lightning_hydra_template.run.project import CONFIG_DIR
 
 from .helpers import run
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from lightning_hydra_template.project import PROJECT_ROOT
+from lightning_hydra_template.run.project import PROJECT_ROOT
 
-from .conftest import write_fake_fashion_mnist
+from .helpers import write_fake_fashion_mnist
 
 NOTEBOOKS = sorted((PROJECT_ROOT / "notebooks").glob("*.ipynb"))
 

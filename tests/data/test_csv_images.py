@@ -8,7 +8,7 @@ from lightning_hydra_template.data import image_cache
 from lightning_hydra_template.data.csv_images import CSVImageDataModule
 from lightning_hydra_template.errors import ConfigError, DataError
 
-from ..csv_datasets import COLOURS, grey_pngs_headerless, rgb_jpegs_with_names, write_image
+from ..helpers import COLOURS, grey_pngs_headerless, rgb_jpegs_with_names, write_image
 
 
 def make(csv_path, tmp_path, **kwargs) -> CSVImageDataModule:

@@ -5,7 +5,7 @@ import pytest
 from lightning_hydra_template.data.csv_images import CSVImageDataModule
 from lightning_hydra_template.data.folder_to_csv import main
 
-from ..csv_datasets import class_folders
+from ..helpers import class_folders
 
 
 def test_a_class_folder_tree_becomes_a_csv_the_datamodule_reads(tmp_path, capsys):

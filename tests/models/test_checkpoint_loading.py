@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from lightning_hydra_template.models.classifier import ImageClassifier
-from lightning_hydra_template.train import train
+from lightning_hydra_template.tasks.train import train
 
 LOAD_ELSEWHERE = """
 import sys, torch

@@ -4,13 +4,13 @@ import torch
 from lightning.pytorch.utilities.model_summary import ModelSummary
 from torch.utils.data import DataLoader, TensorDataset
 
-from lightning_hydra_template.builders import build
 from lightning_hydra_template.data.fashion_mnist import FashionMNISTDataModule
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.cnn import CNN
 from lightning_hydra_template.models.mlp import MLP
+from lightning_hydra_template.run.builders import build
 
-from ..test_configs import options
+from ..helpers import config_options
 
 
 def tiny_model(**kwargs) -> ImageClassifier:
@@ -37,7 +37,7 @@ def fit_briefly(model: ImageClassifier, epochs: int = 2) -> L.Trainer:
     return trainer
 
 
-@pytest.mark.parametrize("option", options("optimizer"))
+@pytest.mark.parametrize("option", config_options("optimizer"))
 def test_every_optimizer_updates_the_weights(compose_config, option):
     cfg = compose_config([f"optimizer={option}"])
     model = tiny_model(optimizer=build(cfg.optimizer))
@@ -52,7 +52,7 @@ SCHEDULER_OVERRIDES = {
 }
 
 
-@pytest.mark.parametrize("option", [o for o in options("scheduler") if o != "none"])
+@pytest.mark.parametrize("option", [o for o in config_options("scheduler") if o != "none"])
 def test_every_scheduler_changes_the_learning_rate(compose_config, option):
     cfg = compose_config([f"scheduler={option}", "optimizer=sgd", *SCHEDULER_OVERRIDES.get(option, [])])
     model = tiny_model(optimizer=build(cfg.optimizer), scheduler=build(cfg.scheduler))

@@ -20,8 +20,7 @@ from lightning_hydra_template.data.fashion_mnist import FashionMNISTDataModule
 from lightning_hydra_template.data.idx import read_idx, write_idx
 from lightning_hydra_template.errors import DataError
 
-from ..conftest import write_fake_fashion_mnist
-from ..csv_datasets import COLOURS, rgb_jpegs_with_names, write_csv, write_image
+from ..helpers import COLOURS, rgb_jpegs_with_names, write_csv, write_fake_fashion_mnist, write_image
 
 SPLITS = ("train", "val", "test")
 

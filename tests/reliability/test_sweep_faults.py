@@ -18,7 +18,7 @@ from optuna.storages._rdb.storage import _VersionManager
 from optuna.trial import TrialState
 
 from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import OptunaStudySweeper, open_study
-from lightning_hydra_template.project import PROJECT_ROOT
+from lightning_hydra_template.run.project import PROJECT_ROOT
 
 # A few batches of one epoch per trial, on the generated data.
 QUICK = ["debug=fast", "data.val_size=100", "trainer.limit_train_batches=3"]

@@ -33,7 +33,7 @@ def recorded_run(
     def write() -> None:
         nothing_new = resumed_at_step is not None and summary.get("global_step", 0) <= resumed_at_step
         if writer and not (summary["status"] != "completed" and nothing_new):
-            from ..run_summary import write_metrics
+            from .run_summary import write_metrics
 
             write_metrics(run_dir, summary)
 

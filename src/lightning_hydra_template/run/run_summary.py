@@ -46,7 +46,7 @@ def log_hparams(loggers: list, cfg: DictConfig, metrics: Mapping[str, float]) ->
 
 def write_metrics(run_dir: Path, summary: Mapping[str, Any]) -> Path:
     """Write `metrics.json` atomically and as strict JSON (NaN becomes null)."""
-    from .run.atomic_files import atomic_write_json
+    from .atomic_files import atomic_write_json
 
     path = run_dir / "metrics.json"
     atomic_write_json(path, summary)

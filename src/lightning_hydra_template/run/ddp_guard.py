@@ -1,6 +1,6 @@
 """Refuse the one Hydra + Lightning combination that silently runs the wrong experiments."""
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 
 def refuse_script_relaunch_in_sweep(trainer, sweeping: bool) -> None:

@@ -14,7 +14,7 @@ import ctypes
 import platform
 import sys
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 # mallopt(3) parameter numbers, from glibc's malloc.h.
 M_TRIM_THRESHOLD = -1

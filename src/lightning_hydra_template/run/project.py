@@ -3,8 +3,8 @@
 import os
 from pathlib import Path
 
-# src/<package>/project.py -> the repository root (the package is installed editable).
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# src/<package>/run/project.py -> the repository root (the package is installed editable).
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 CONFIG_DIR = PROJECT_ROOT / "configs"
 
 

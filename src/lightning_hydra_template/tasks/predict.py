@@ -14,8 +14,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from .errors import ConfigError, DataError, MissingFileError, reported_errors
-from .project import CONFIG_DIR
+from ..errors import ConfigError, DataError, MissingFileError, reported_errors
+from ..run.project import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 CHUNK = 4096  # images decoded at once: bounds memory on large folders
@@ -31,7 +31,7 @@ def image_suffixes() -> set[str]:
 
 def list_inputs(path: Path) -> tuple[list[Path], list[str] | None]:
     """The images to classify and, for a CSV with a label column, their labels."""
-    from .data.csv_annotations import read_rows
+    from ..data.csv_annotations import read_rows
 
     if not path.exists():
         raise MissingFileError(f"input={path} does not exist; give an image, a folder of images or a CSV.")
@@ -76,9 +76,9 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     import torch
     from hydra.core.hydra_config import HydraConfig
 
-    from .data.image_cache import decode_all
-    from .models.predictor import Predictor
-    from .run.atomic_files import atomic_write_json, atomic_write_text
+    from ..data.image_cache import decode_all
+    from ..models.predictor import Predictor
+    from ..run.atomic_files import atomic_write_json, atomic_write_text
 
     if int(cfg.top_k) < 1 or int(cfg.batch_size) < 1:
         raise ConfigError(f"top_k={cfg.top_k} and batch_size={cfg.batch_size} must be positive integers.")
@@ -167,6 +167,6 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """`python predict.py ckpt_path=... input=...`"""
-    from .run.entry import start
+    from ..run.entry import start
 
     start(_hydra_main)

@@ -15,8 +15,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
-from .errors import ConfigError, reported_errors
-from .project import CONFIG_DIR
+from ..errors import ConfigError, reported_errors
+from ..run.project import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +32,13 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from .config_tree import print_config_tree, save_resolved_config
-    from .lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
-    from .run.checkpoint_file import checkpoint_summary, load_checkpoint
-    from .run.config_checks import check_config
-    from .run.interruption import handled_signals
-    from .run.resume import check_there_is_more_to_train
-    from .run.run_record import recorded_run
+    from ..run.checkpoint_file import checkpoint_summary, load_checkpoint
+    from ..run.config_checks import check_config
+    from ..run.config_tree import print_config_tree, save_resolved_config
+    from ..run.interruption import handled_signals
+    from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
+    from ..run.resume import check_there_is_more_to_train
+    from ..run.run_record import recorded_run
 
     route_lightning_logs_to_hydra()
     hide_upstream_deprecation_noise()
@@ -68,12 +68,12 @@ def _fit_and_test(
 ) -> None:
     from hydra.core.hydra_config import HydraConfig
 
-    from .builders import build, build_datamodule, build_each, build_model
-    from .ddp_guard import refuse_script_relaunch_in_sweep
-    from .host_memory import keep_freed_memory
-    from .run.checkpoint_io import AtomicCheckpointIO
-    from .run.resume import check_weights_fit_model, tensorboard_purge_step
-    from .run_summary import log_hparams, print_summary, scalar_metrics
+    from ..run.builders import build, build_datamodule, build_each, build_model
+    from ..run.checkpoint_io import AtomicCheckpointIO
+    from ..run.ddp_guard import refuse_script_relaunch_in_sweep
+    from ..run.host_memory import keep_freed_memory
+    from ..run.resume import check_weights_fit_model, tensorboard_purge_step
+    from ..run.run_summary import log_hparams, print_summary, scalar_metrics
 
     started = time.perf_counter()
     keep_freed_memory(cfg.get("malloc_trim_threshold_mb"))
@@ -87,7 +87,7 @@ def _fit_and_test(
         check_weights_fit_model(model, resume_from, cfg.ckpt_path)
     callbacks = build_each(cfg.get("callbacks"))
     if cfg.get("pruning"):  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
-        from .callbacks.optuna_pruning import OptunaPruning
+        from ..callbacks.optuna_pruning import OptunaPruning
 
         pruner = build(HydraConfig.get().sweeper.pruner)
         monitor = cfg.get("pruning_monitor", "val/acc")
@@ -175,8 +175,8 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 def main() -> None:
     """`python train.py ...`: run folders claimed, a checkpoint's run resumed in place, then Hydra."""
-    from .run.entry import start
-    from .run.resume import resume_arguments
+    from ..run.entry import start
+    from ..run.resume import resume_arguments
 
     sys.argv = resume_arguments(sys.argv)
     start(_hydra_main)

@@ -11,8 +11,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from .errors import reported_errors
-from .project import CONFIG_DIR
+from ..errors import reported_errors
+from ..run.project import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from .builders import build, build_datamodule, build_each, build_model
-    from .config_tree import print_config_tree
-    from .lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
-    from .run.checkpoint_file import load_checkpoint
-    from .run.config_checks import check_config
-    from .run_summary import print_summary, scalar_metrics, write_metrics
+    from ..run.builders import build, build_datamodule, build_each, build_model
+    from ..run.checkpoint_file import load_checkpoint
+    from ..run.config_checks import check_config
+    from ..run.config_tree import print_config_tree
+    from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
+    from ..run.run_summary import print_summary, scalar_metrics, write_metrics
 
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
     load_checkpoint(checkpoint)  # a missing or damaged file is named here, before anything is built
@@ -103,6 +103,6 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """`python eval.py ckpt_path=...`: its own run folder (claimed, never shared), then Hydra."""
-    from .run.entry import start
+    from ..run.entry import start
 
     start(_hydra_main)

@@ -13,11 +13,10 @@ from lightning_hydra_template.data.batch_transforms import BatchPreprocessor
 from lightning_hydra_template.errors import DataError
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.predictor import Predictor
-from lightning_hydra_template.predict import predict
-from lightning_hydra_template.train import train
+from lightning_hydra_template.tasks.predict import predict
+from lightning_hydra_template.tasks.train import train
 
-from .conftest import fake_images
-from .helpers import run
+from ..helpers import fake_images, run
 
 CLASSES = (
     "T-shirt/top",

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from lightning_hydra_template import export as export_module
-from lightning_hydra_template.export import ParityError, export
-from lightning_hydra_template.train import train
+from lightning_hydra_template.tasks import export as export_module
+from lightning_hydra_template.tasks.export import ParityError, export
+from lightning_hydra_template.tasks.train import train
 
-from .helpers import save_hydra_config
+from ..helpers import save_hydra_config
 
 SMALL = {
     "mlp": ["model.net.hidden_sizes=[32]"],
@@ -94,7 +94,7 @@ def test_the_torch_program_loads_and_matches(compose_config, tmp_path):
 
 @pytest.mark.slow
 def test_export_from_the_command_line_prints_its_parity_figures(compose_config, tmp_path):
-    from .helpers import run
+    from ..helpers import run
 
     checkpoint = trained(compose_config, "cnn")
     result = run("export.py", f"ckpt_path={checkpoint}", f"output={tmp_path / 'model.onnx'}")

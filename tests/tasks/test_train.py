@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from lightning_hydra_template.errors import ConfigError
-from lightning_hydra_template.evaluate import evaluate
-from lightning_hydra_template.train import objective, train
+from lightning_hydra_template.tasks.evaluate import evaluate
+from lightning_hydra_template.tasks.train import objective, train
 
-from .helpers import save_hydra_config
+from ..helpers import save_hydra_config
 
 # Small versions of each experiment's network, so a run takes a second or two.
 SMALL = {
