@@ -66,7 +66,13 @@ def compose_config(tmp_path: Path, fake_data_dir: Path, csv_dataset: Path) -> Ca
         with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
             cfg = compose(
                 config_name,
-                overrides=[f"paths.data_dir={fake_data_dir}", *(FAST if fast else []), *overrides],
+                overrides=[
+                    f"paths.data_dir={fake_data_dir}",
+                    # Resolving hydra.run.dir claims a folder: never one under the project's logs/.
+                    f"paths.log_dir={tmp_path}/logs",
+                    *(FAST if fast else []),
+                    *overrides,
+                ],
                 return_hydra_config=True,
             )
         run_dir = tmp_path / cfg.task_name
