@@ -1,6 +1,7 @@
 """FashionMNIST as uint8 tensors in memory: decoded once, batched by indexing, normalised per batch."""
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -47,10 +48,13 @@ class FashionMNISTDataModule(InMemoryDataModule):
         channels: int = 1,
         image_size: int = 28,
         num_classes: int = 10,
+        class_names: Sequence[str] = CLASS_NAMES,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, num_workers, pin_memory, persistent_workers, on_device)
         if num_classes != len(CLASS_NAMES):
             raise ConfigError(f"FashionMNIST has {len(CLASS_NAMES)} classes; set data.num_classes=10.")
+        if len(class_names) != num_classes:
+            raise ConfigError(f"data.class_names lists {len(class_names)} names for {num_classes} classes.")
         if channels not in (1, 3):
             raise ConfigError(f"data.channels must be 1 or 3, got {channels}.")
         if not 0 < val_size < 60_000:
@@ -62,7 +66,7 @@ class FashionMNISTDataModule(InMemoryDataModule):
         self.preprocess = BatchPreprocessor(
             MEAN, STD, crop_padding, horizontal_flip, channels=channels, image_size=image_size
         )
-        self.class_names = list(CLASS_NAMES)
+        self.class_names = [str(name) for name in class_names]
 
     @property
     def raw_dir(self) -> Path:

@@ -96,10 +96,6 @@ class ImageClassifier(L.LightningModule):
 
     def setup(self, stage: str) -> None:
         datamodule = self.trainer.datamodule if self._trainer else None
-        names = getattr(datamodule, "class_names", None)
-        if names:
-            self.class_names = list(names)
-            self.hparams["class_names"] = [str(n) for n in names]
         if getattr(datamodule, "preprocess", None) is not None:
             self.hparams["preprocessing"] = datamodule.preprocess.describe()
         # A real input lets the model summary show each layer's shapes and FLOPs. Not for a

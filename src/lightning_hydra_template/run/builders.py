@@ -25,16 +25,19 @@ def build_each(group: DictConfig | None) -> list[Any]:
 
 
 def build_datamodule(cfg: DictConfig) -> Any:
-    """Build `cfg.data`; a `num_classes: null` is filled from the data (a CSV's labels, say).
+    """Build `cfg.data`; `num_classes` and `class_names` left null are filled from the data (a CSV's
+    labels, say), once, here.
 
-    Networks read `${data.num_classes}`, so filling it here sizes every model to the dataset.
+    The model and its network read `${data.num_classes}` and `${data.class_names}`: filling them here
+    sizes every model to the dataset and names its classes, with no other route for either.
     """
     from omegaconf import open_dict
 
     datamodule = build(cfg.data)
-    if cfg.data.get("num_classes") is None:
-        with open_dict(cfg):
-            cfg.data.num_classes = datamodule.num_classes
+    with open_dict(cfg):
+        for key in ("num_classes", "class_names"):
+            if cfg.data.get(key) is None:
+                cfg.data[key] = getattr(datamodule, key)
     return datamodule
 
 

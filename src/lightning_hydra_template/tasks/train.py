@@ -108,7 +108,7 @@ def _fit_and_test(
     summary.update(
         world_size=trainer.world_size,
         visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
-        class_names=getattr(datamodule, "class_names", None),
+        class_names=list(cfg.data.class_names),
     )
 
     metrics = summary["metrics"]
