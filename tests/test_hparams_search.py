@@ -53,12 +53,14 @@ def test_a_search_writes_its_summary_and_the_same_command_continues_the_study(fa
 
 
 @pytest.mark.slow
-def test_a_pruned_trial_is_recorded_as_pruned(fake_data_dir, tmp_path):
+@pytest.mark.parametrize("where", [[], ["hydra.sweeper.devices=[a]"]], ids=["in process", "own process"])
+def test_a_pruned_trial_is_recorded_as_pruned(fake_data_dir, tmp_path, where):
     # A pruner that stops every trial after its first epoch (accuracy is always below 2).
     trials = sweep(
         fake_data_dir, tmp_path, "pruned", "hydra.sweeper.pruner._target_=optuna.pruners.ThresholdPruner",
-        "~hydra.sweeper.pruner.n_startup_trials", "+hydra.sweeper.pruner.lower=2.0", trials=1,
+        "~hydra.sweeper.pruner.n_startup_trials", "+hydra.sweeper.pruner.lower=2.0", *where, trials=1,
     )  # fmt: skip
+    assert json.loads((tmp_path / "pruned" / "0" / "metrics.json").read_text())["status"] == "pruned"
     assert trials[0]["state"] == "PRUNED" and trials[0]["last_reported_step"] == "1"
     # Nothing completed, so no best; but pruning is the pruner's choice, not a failure (exit 0).
     best = json.loads((tmp_path / "pruned" / "best.json").read_text())

@@ -17,7 +17,7 @@ import pytest
 from optuna.storages._rdb.storage import _VersionManager
 from optuna.trial import TrialState
 
-from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import OptunaStudySweeper, open_study
+from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import open_study
 from lightning_hydra_template.run.project import PROJECT_ROOT
 
 # A few batches of one epoch per trial, on the generated data.
@@ -110,34 +110,3 @@ def test_a_sweep_with_some_failed_trials_exits_zero_and_says_how_many(fake_data_
     assert "1 of 2 trials failed" in output
     assert best["trials"] == {"complete": 1, "pruned": 0, "failed": 1}
     assert best["best_trial"] == 1
-
-
-# --- A trial's metrics.json: a result only when its run completed --------------------------------
-
-
-def tell_from_metrics(tmp_path: Path, summary: dict) -> optuna.trial.FrozenTrial:
-    """Tell a fresh study the trial whose run folder holds `summary` as metrics.json."""
-    study = optuna.create_study(direction="maximize")
-    (tmp_path / "metrics.json").write_text(json.dumps(summary))
-    return OptunaStudySweeper._tell(study, study.ask(), tmp_path, "val/acc_best")
-
-
-@pytest.mark.parametrize(
-    "summary",
-    [
-        {"status": "failed", "error": "CUDA out of memory", "metrics": {"val/acc_best": 0.5}},
-        {"status": "interrupted", "error": "KeyboardInterrupt", "metrics": {"val/acc_best": 0.5}},
-        {"status": "completed", "metrics": {"val/acc_best": None}},  # NaN, written as null
-        {"status": "completed", "metrics": {"val/loss": 0.5}},
-    ],
-    ids=["run failed", "run interrupted", "value null", "value missing"],
-)
-def test_a_metrics_json_without_a_completed_value_is_a_failed_trial(tmp_path, summary, caplog):
-    assert tell_from_metrics(tmp_path, summary).state == TrialState.FAIL
-    assert summary.get("error", "val/acc_best") in caplog.text  # the log says why
-
-
-@pytest.mark.parametrize("status", [{"status": "completed"}, {}], ids=["completed", "no status recorded"])
-def test_a_completed_run_gives_its_value_to_the_study(tmp_path, status):
-    trial = tell_from_metrics(tmp_path, {**status, "metrics": {"val/acc_best": 0.75}})
-    assert (trial.state, trial.value) == (TrialState.COMPLETE, 0.75)

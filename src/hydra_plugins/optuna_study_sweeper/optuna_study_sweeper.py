@@ -7,7 +7,6 @@ parameters, launches the trial as a Hydra job, and tells Optuna its result (or t
 import csv
 import json
 import logging
-import math
 import os
 import queue
 import subprocess
@@ -23,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.override_parser.types import Override, Transformer
 from hydra.core.plugins import Plugins
-from hydra.core.utils import JobStatus
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
+
+from lightning_hydra_template.run.optuna_trial import TrialOutcome, trial_outcome, trial_overrides
 
 from .config import OptunaStudySweeperConf  # noqa: F401  (registers hydra/sweeper=optuna_study)
 
@@ -149,25 +149,22 @@ class OptunaStudySweeper(Sweeper):
         report_outcome(counts, sweep_dir)
         return told
 
-    def _reporting(self, trial) -> list[str]:
-        """Overrides that let the trial report each epoch to its Optuna trial (for pruning)."""
-        overrides = [f"+pruning.study_name={self.study_name}", f"+pruning.trial_number={trial.number}"]
-        if self.storage:
-            overrides.append(f"+pruning.storage='{self.storage}'")
-        return overrides
+    def _overrides(self, trial, fixed: list[str]) -> list[str]:
+        """The trial's overrides: the fixed ones, its sampled parameters, and who it is (for pruning)."""
+        sampled = [f"{k}={v}" for k, v in trial.params.items()]
+        pruner = self.config.hydra.sweeper.get("pruner")
+        pruner = OmegaConf.to_container(pruner, resolve=True) if pruner else None
+        return [*fixed, *sampled, *trial_overrides(self.study_name, trial.number, self.storage, pruner)]
 
     def _sweep_in_process(self, study, space: dict, fixed: list[str]) -> list:
         """Run the trials one after another in this process; return them as told to the study."""
         told = []
         for job in range(self.n_trials):
             trial = study.ask(space)
-            overrides = [*fixed, *(f"{k}={v}" for k, v in trial.params.items()), *self._reporting(trial)]
-            told.append(self._run_in_process(study, trial, overrides, job))
+            told.append(self._run_in_process(study, trial, self._overrides(trial, fixed), job))
         return told
 
     def _run_in_process(self, study, trial, overrides: list[str], job: int) -> "optuna.trial.FrozenTrial":
-        import optuna
-
         try:
             [result] = self.launcher.launch([overrides], initial_job_idx=job)
         except SystemExit as stop:
@@ -176,15 +173,8 @@ class OptunaStudySweeper(Sweeper):
             return _fail(study, trial, f"exited with code {stop.code}; its log (job {job}) says why")
         except Exception as error:  # raised before the trial ran, e.g. its overrides do not compose
             return _fail(study, trial, f"{type(error).__name__}: {error}")
-        if isinstance(result._return_value, optuna.TrialPruned):
-            log.info("Trial %d pruned", trial.number)
-            return study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        if result.status != JobStatus.COMPLETED:
-            where = result.hydra_cfg.hydra.runtime.output_dir
-            return _fail(study, trial, f"{result._return_value!r}; see its log in {where}")
-        if not _is_number(result.return_value):
-            return _fail(study, trial, f"returned {result.return_value!r}, not a number")
-        return study.tell(trial, float(result.return_value))
+        run_dir = Path(result.hydra_cfg.hydra.runtime.output_dir)
+        return _tell(study, trial, trial_outcome(run_dir, self.config.get("optimized_metric")), run_dir)
 
     def _sweep_on_devices(self, study, space: dict, fixed: list[str], sweep_dir: Path) -> list:
         """One process per trial, each pinned to a free device; a trial starts when a device frees."""
@@ -199,10 +189,10 @@ class OptunaStudySweeper(Sweeper):
         device_log = sweep_dir / "devices.csv"
         device_log.write_text("trial,device,start,end\n")
 
-        def run_trial(trial, job: int) -> tuple[Any, Path]:
+        def run_trial(trial, job: int) -> tuple[Any, TrialOutcome, Path]:
             device = free.get()
             run_dir = sweep_dir / str(job)
-            overrides = [*fixed, *(f"{k}={v}" for k, v in trial.params.items()), *self._reporting(trial)]
+            overrides = self._overrides(trial, fixed)
             command = [sys.executable, sys.argv[0], *overrides, f"hydra.run.dir={run_dir}"]
             log.info("Trial %d on device %s: %s", trial.number, device, " ".join(overrides))
             started = time.time()
@@ -215,56 +205,30 @@ class OptunaStudySweeper(Sweeper):
                 with open(device_log, "a") as f:
                     f.write(f"{trial.number},{device},{started},{time.time()}\n")
                 free.put(device)
-            return trial, run_dir
+            return trial, trial_outcome(run_dir, metric), run_dir / "trial_output.log"
 
         told, pending = [], set()
         with ThreadPoolExecutor(max_workers=len(self.devices)) as pool:
             for job in range(self.n_trials):
                 if len(pending) == len(self.devices):
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    told += [self._tell(study, *f.result(), metric) for f in done]
+                    told += [_tell(study, *f.result()) for f in done]
                 # Asked only now, so the sampler knows every trial finished so far.
                 pending.add(pool.submit(run_trial, study.ask(space), job))
-            told += [self._tell(study, *f.result(), metric) for f in wait(pending).done]
+            told += [_tell(study, *f.result()) for f in wait(pending).done]
         return told
 
-    @staticmethod
-    def _tell(study, trial, run_dir: Path, metric: str | None) -> "optuna.trial.FrozenTrial":
-        """Tell the study how the trial in `run_dir` ended: its pruned marker, or its metrics.json."""
-        import optuna
 
-        if (run_dir / "pruned").exists():
-            log.info("Trial %d pruned", trial.number)
-            return study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        value, why_none = trial_value(run_dir / "metrics.json", metric)
-        if value is None:
-            return _fail(study, trial, f"{why_none}; see {run_dir / 'trial_output.log'}")
-        return study.tell(trial, value)
+def _tell(study, trial, outcome: TrialOutcome, log_at: Path) -> "optuna.trial.FrozenTrial":
+    """Tell the study how the trial ended (read from its folder by `trial_outcome`)."""
+    import optuna
 
-
-def trial_value(metrics_file: Path, metric: str | None) -> tuple[float | None, str]:
-    """The value a trial's metrics.json gives `metric`, or None and the reason there is none."""
-    if not metrics_file.exists():
-        return None, "it wrote no metrics.json"
-    try:
-        summary = json.loads(metrics_file.read_text())
-    except ValueError as error:
-        return None, f"its metrics.json is not JSON ({error})"
-    # Runs that record no status write metrics.json only once they have finished.
-    status = summary.get("status", "completed")
-    if status != "completed":
-        return None, f"its run {status}: {summary.get('error') or 'no error recorded'}"
-    metrics = summary.get("metrics") or {}
-    if metric not in metrics:
-        return None, f"it logged no {metric!r}"
-    if not _is_number(metrics[metric]):  # null: the run wrote NaN as null
-        return None, f"its {metric!r} is {metrics[metric]!r}, not a number"
-    return float(metrics[metric]), ""
-
-
-def _is_number(value: Any) -> bool:
-    """A finite number: what a study can rank (Optuna itself would fail a NaN)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if outcome.state == "pruned":
+        log.info("Trial %d pruned", trial.number)
+        return study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    if outcome.state == "fail":
+        return _fail(study, trial, f"{outcome.reason}; see {log_at}")
+    return study.tell(trial, outcome.value)
 
 
 def _fail(study, trial, why: str) -> "optuna.trial.FrozenTrial":

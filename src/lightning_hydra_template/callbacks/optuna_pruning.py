@@ -1,7 +1,5 @@
 """Report validation to the Optuna trial this run belongs to, and stop it when Optuna prunes it."""
 
-from pathlib import Path
-
 import lightning as L
 
 
@@ -9,7 +7,8 @@ class OptunaPruning(L.Callback):
     """Added by `train.py` when the sweeper passes `pruning.*` (study, trial number, storage).
 
     The trial is looked up in the study's storage, so this works whether the trial runs in the
-    sweeper's process or elsewhere. Raises `optuna.TrialPruned`, which the sweeper records.
+    sweeper's process or elsewhere. Raises `optuna.TrialPruned`: the run's status becomes `pruned`
+    (run/optuna_trial.py).
     """
 
     def __init__(
@@ -31,7 +30,6 @@ class OptunaPruning(L.Callback):
             return
         self.trial.report(float(value), step=trainer.current_epoch)
         if self.trial.should_prune():
+            # The run records "pruned" as its status in metrics.json, which the sweeper reads.
             epoch = trainer.current_epoch
-            # A marker for sweepers that run trials as separate processes and read their folders.
-            (Path(trainer.default_root_dir) / "pruned").write_text(f"epoch {epoch}\n")
             raise optuna.TrialPruned(f"pruned after epoch {epoch} ({self.monitor}={float(value):.4f})")

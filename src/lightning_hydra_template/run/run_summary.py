@@ -7,6 +7,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+METRICS_FILE = "metrics.json"  # a run's figures and how it ended; sweepers read it (run/optuna_trial.py)
+
 # The config keys that describe an experiment, shown in TensorBoard's HParams tab.
 HPARAM_KEYS = ("data", "model", "optimizer", "scheduler", "trainer", "seed")
 
@@ -48,7 +50,7 @@ def write_metrics(run_dir: Path, summary: Mapping[str, Any]) -> Path:
     """Write `metrics.json` atomically and as strict JSON (NaN becomes null)."""
     from .atomic_files import atomic_write_json
 
-    path = run_dir / "metrics.json"
+    path = run_dir / METRICS_FILE
     atomic_write_json(path, summary)
     return path
 

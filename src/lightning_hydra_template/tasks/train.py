@@ -66,12 +66,12 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
 def _fit_and_test(
     cfg: DictConfig, sweeping: bool, summary: dict[str, Any], L, resume_from: dict | None
 ) -> None:
-    from hydra.core.hydra_config import HydraConfig
 
     from ..run.builders import build, build_datamodule, build_each, build_model
     from ..run.checkpoint_io import AtomicCheckpointIO
     from ..run.ddp_guard import refuse_script_relaunch_in_sweep
     from ..run.host_memory import keep_freed_memory
+    from ..run.optuna_trial import trial_identity
     from ..run.resume import check_weights_fit_model, tensorboard_purge_step
     from ..run.run_summary import log_hparams, print_summary, scalar_metrics
 
@@ -86,12 +86,13 @@ def _fit_and_test(
     if resume_from is not None:
         check_weights_fit_model(model, resume_from, cfg.ckpt_path)
     callbacks = build_each(cfg.get("callbacks"))
-    if cfg.get("pruning"):  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
+    trial = trial_identity(cfg)
+    if trial:  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
         from ..callbacks.optuna_pruning import OptunaPruning
 
-        pruner = build(HydraConfig.get().sweeper.pruner)
+        pruner = build(trial.pop("pruner")) if trial.get("pruner") else None
         monitor = cfg.get("pruning_monitor", "val/acc")
-        callbacks.append(OptunaPruning(**cfg.pruning, monitor=monitor, pruner=pruner))
+        callbacks.append(OptunaPruning(**trial, monitor=monitor, pruner=pruner))
     loggers = build_each(cfg.get("logger"))
     if resume_from is not None:
         _continue_tensorboard(loggers, tensorboard_purge_step(resume_from))

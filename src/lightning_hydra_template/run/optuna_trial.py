@@ -1,0 +1,90 @@
+"""What an Optuna trial (a `train.py` run) and the sweeper that launched it agree on.
+
+Both sides import this module, so the agreement lives in one place:
+- the sweeper names the trial with `trial_overrides` (`+pruning.*`); the run reads them back with
+  `trial_identity` and reports each validation to that trial (callbacks/optuna_pruning.py);
+- the run ends, however it ends, with `metrics.json` holding its status (run/run_record.py);
+  the sweeper reads how the trial went from that file alone, with `trial_outcome`.
+"""
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from omegaconf import DictConfig, OmegaConf
+
+from .run_summary import METRICS_FILE
+
+IDENTITY_KEY = "pruning"
+
+
+def trial_overrides(
+    study_name: str, trial_number: int, storage: str | None, pruner: Mapping[str, Any] | None = None
+) -> list[str]:
+    """The overrides that tell a run which trial of which study it is, and how to prune it.
+
+    The pruner's config travels with them: a trial run as its own process does not see the sweep's
+    `hydra.sweeper.*` overrides, and Optuna's storage does not keep the pruner.
+    """
+    key = IDENTITY_KEY
+    overrides = [f"+{key}.study_name={study_name}", f"+{key}.trial_number={trial_number}"]
+    if storage:
+        overrides.append(f"+{key}.storage='{storage}'")
+    if pruner:
+        overrides.append(f"+{key}.pruner={_override_value(pruner)}")
+    return overrides
+
+
+def _override_value(value: Any) -> str:
+    """`value` in Hydra's override grammar: dicts, lists, quoted strings, numbers, booleans, null."""
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{k}: {_override_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_override_value(v) for v in value) + "]"
+    return json.dumps(value)  # strings double-quoted (escaped), numbers, true/false, null
+
+
+def trial_identity(cfg: DictConfig) -> dict[str, Any] | None:
+    """`study_name`, `trial_number`, `storage` and `pruner` (a config) when this run is a trial; else None."""
+    identity = cfg.get(IDENTITY_KEY)
+    return OmegaConf.to_container(identity) if identity else None
+
+
+@dataclass(frozen=True)
+class TrialOutcome:
+    """How a trial ended, as the study is told: its value when complete, else why not."""
+
+    state: Literal["complete", "pruned", "fail"]
+    value: float | None = None
+    reason: str = ""
+
+
+def trial_outcome(run_dir: Path, metric: str | None) -> TrialOutcome:
+    """Read the trial's `metrics.json`: completed with a finite `metric`, pruned, or failed (why)."""
+    metrics_file = run_dir / METRICS_FILE
+    if not metrics_file.exists():
+        return TrialOutcome("fail", reason=f"it wrote no {METRICS_FILE}")
+    try:
+        summary = json.loads(metrics_file.read_text())
+    except ValueError as error:
+        return TrialOutcome("fail", reason=f"its {METRICS_FILE} is not JSON ({error})")
+    # Runs that record no status (older ones) write metrics.json only once they have finished.
+    status = summary.get("status", "completed")
+    if status == "pruned":
+        return TrialOutcome("pruned")
+    if status != "completed":
+        return TrialOutcome("fail", reason=f"its run {status}: {summary.get('error') or 'no error recorded'}")
+    metrics = summary.get("metrics") or {}
+    if metric not in metrics:
+        return TrialOutcome("fail", reason=f"it logged no {metric!r}")
+    if not is_number(metrics[metric]):  # null: the run wrote NaN as null
+        return TrialOutcome("fail", reason=f"its {metric!r} is {metrics[metric]!r}, not a number")
+    return TrialOutcome("complete", float(metrics[metric]))
+
+
+def is_number(value: Any) -> bool:
+    """A finite number: what a study can rank (Optuna itself would fail a NaN)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

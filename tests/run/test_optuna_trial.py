@@ -1,0 +1,68 @@
+"""The trial/sweeper contract: who the trial is (overrides), and how it ended (its metrics.json)."""
+
+import json
+
+import pytest
+
+from lightning_hydra_template.run.optuna_trial import (
+    TrialOutcome,
+    trial_identity,
+    trial_outcome,
+    trial_overrides,
+)
+
+
+def test_the_overrides_a_sweeper_passes_are_the_identity_a_trial_reads(compose_config):
+    storage = "sqlite:////tmp/studies/a b.db"
+    pruner = {"_target_": "optuna.pruners.PercentilePruner", "percentile": 25.0, "n_warmup_steps": 2}
+    cfg = compose_config(trial_overrides("mlp_optuna", 7, storage, pruner))
+    assert trial_identity(cfg) == {
+        "study_name": "mlp_optuna",
+        "trial_number": 7,
+        "storage": storage,
+        "pruner": pruner,
+    }
+
+
+def test_a_run_that_is_no_trial_has_no_identity(compose_config):
+    assert trial_identity(compose_config([])) is None
+
+
+def outcome_of(tmp_path, summary: dict) -> TrialOutcome:
+    (tmp_path / "metrics.json").write_text(json.dumps(summary))
+    return trial_outcome(tmp_path, "val/acc_best")
+
+
+@pytest.mark.parametrize("status", [{"status": "completed"}, {}], ids=["completed", "no status recorded"])
+def test_a_completed_run_gives_its_value(tmp_path, status):
+    assert outcome_of(tmp_path, {**status, "metrics": {"val/acc_best": 0.75}}) == TrialOutcome(
+        "complete", 0.75
+    )
+
+
+def test_a_pruned_run_is_a_pruned_trial(tmp_path):
+    assert outcome_of(tmp_path, {"status": "pruned", "metrics": {"val/acc": 0.1}}).state == "pruned"
+
+
+@pytest.mark.parametrize(
+    ("summary", "reason"),
+    [
+        (
+            {"status": "failed", "error": "CUDA out of memory", "metrics": {"val/acc_best": 0.5}},
+            "out of memory",
+        ),
+        ({"status": "interrupted", "metrics": {"val/acc_best": 0.5}}, "its run interrupted"),
+        ({"status": "completed", "metrics": {"val/acc_best": None}}, "not a number"),  # NaN, written as null
+        ({"status": "completed", "metrics": {"val/loss": 0.5}}, "logged no 'val/acc_best'"),
+    ],
+    ids=["run failed", "run interrupted", "value null", "value missing"],
+)
+def test_a_run_without_a_completed_value_is_a_failed_trial_with_the_reason(tmp_path, summary, reason):
+    outcome = outcome_of(tmp_path, summary)
+    assert outcome.state == "fail" and reason in outcome.reason and outcome.value is None
+
+
+def test_no_metrics_json_or_a_corrupt_one_fails_the_trial(tmp_path):
+    assert "wrote no metrics.json" in trial_outcome(tmp_path, "val/acc").reason
+    (tmp_path / "metrics.json").write_text('{"status": "compl')
+    assert "not JSON" in trial_outcome(tmp_path, "val/acc").reason
