@@ -5,12 +5,10 @@ import json
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf
 
 from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import distribution
-from lightning_hydra_template.run.project import CONFIG_DIR
 
-from .helpers import run
+from .helpers import config_options, run
 
 QUICK = ["debug=fast", "data.val_size=100", "trainer.max_epochs=2", "trainer.limit_train_batches=3"]
 
@@ -67,13 +65,26 @@ def test_a_pruned_trial_is_recorded_as_pruned(fake_data_dir, tmp_path, where):
     assert best == {"study": "mlp_optuna", "trials": {"complete": 0, "pruned": 1, "failed": 0}}
 
 
-@pytest.mark.parametrize("search", sorted(p.stem for p in (CONFIG_DIR / "hparams_search").glob("*.yaml")))
-def test_every_search_space_is_valid_for_optuna(search):
-    params = OmegaConf.load(CONFIG_DIR / "hparams_search" / f"{search}.yaml").hydra.sweeper.params
+@pytest.mark.parametrize("search", config_options("hparams_search"))
+def test_every_search_space_is_valid_for_optuna(compose_config, search):
+    params = compose_config([f"hparams_search={search}"]).hydra.sweeper.params
     overrides = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
     spaces = {o.get_key_element(): distribution(o) for o in overrides}
     assert {"optimizer", "optimizer.lr", "optimizer.weight_decay", "data.batch_size"} <= set(spaces)
     assert spaces["optimizer.lr"].log
+
+
+@pytest.mark.parametrize(
+    ("network", "knob"),
+    [("mlp", "hidden_sizes"), ("cnn", "channels"), ("lstm", "hidden_size")],
+)
+def test_a_networks_search_is_the_shared_one_plus_its_own_knobs(compose_config, network, knob):
+    shared = compose_config(["hparams_search=optuna"]).hydra.sweeper
+    own = compose_config([f"hparams_search={network}_optuna"])
+    assert own.model.net._target_ == compose_config([f"experiment={network}"]).model.net._target_
+    assert own.hydra.sweeper.study_name == f"{network}_optuna"
+    assert {k: own.hydra.sweeper.params[k] for k in shared.params} == shared.params
+    assert set(own.hydra.sweeper.params) - set(shared.params) == {"model.net.dropout", f"model.net.{knob}"}
 
 
 @pytest.mark.slow
