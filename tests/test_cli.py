@@ -1,10 +1,12 @@
 """train.py and eval.py run as a user runs them, in a subprocess."""
 
 import json
+import shutil
 import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from .helpers import run
 
@@ -72,6 +74,43 @@ def test_train_then_eval_from_the_command_line(fake_data_dir, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     evaluated = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert evaluated["metrics"]["test/acc"] == pytest.approx(summary["metrics"]["test/acc"])
+
+
+@pytest.mark.slow
+def test_a_checkpoint_out_of_its_run_folder_still_evaluates_and_resumes(fake_data_dir, tmp_path):
+    """The checkpoint file alone: no run folder beside it, nothing retyped."""
+    training = ["experiment=mlp", "debug=fast", "data.val_size=100", "model.net.hidden_sizes=[24]"]
+    result = run("train.py", *training, f"hydra.run.dir={tmp_path / 'train'}", data_dir=fake_data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "train" / "metrics.json").read_text())
+    alone = tmp_path / "shared_with_a_colleague"
+    alone.mkdir()
+    for name in ("best.ckpt", "last.ckpt"):
+        shutil.copy(tmp_path / "train" / "checkpoints" / name, alone / name)
+    assert torch.load(alone / "best.ckpt", weights_only=True)["run_overrides"] == training
+
+    result = run(
+        "eval.py",
+        f"ckpt_path={alone / 'best.ckpt'}",
+        f"hydra.run.dir={tmp_path / 'eval'}",
+        data_dir=fake_data_dir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    evaluated = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert evaluated["metrics"]["test/acc"] == pytest.approx(summary["metrics"]["test/acc"])
+
+    # debug=fast trains 1 epoch: one more, from the copy, in a run folder of its own.
+    result = run(
+        "train.py", f"ckpt_path={alone / 'last.ckpt'}", "trainer.max_epochs=2",
+        f"paths.log_dir={tmp_path / 'logs'}",
+        data_dir=fake_data_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    [resumed_dir] = (tmp_path / "logs" / "train" / "runs").iterdir()
+    resumed = json.loads((resumed_dir / "metrics.json").read_text())
+    assert resumed["status"] == "completed" and resumed["epochs"] == 2
+    assert resumed["resumed_from"]["global_step"] == summary["global_step"] > 0
+    assert "model.net.hidden_sizes=[24]" in (resumed_dir / ".hydra" / "overrides.yaml").read_text()
 
 
 @pytest.mark.slow

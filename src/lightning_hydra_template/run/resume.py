@@ -9,7 +9,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from ..errors import ConfigError
+from ..errors import ConfigError, UserError
+from .run_overrides import replayable
 
 _CKPT_KEYS = ("ckpt_path", "+ckpt_path", "++ckpt_path")
 
@@ -50,14 +51,32 @@ def resume_arguments(argv: list[str]) -> list[str]:
         or any(_key(a) == "hydra.run.dir" for a in given)
     ):
         return argv
-    run_dir = run_folder_of(Path(_value(checkpoints[-1])))
-    if run_dir is None or not (run_dir / ".hydra" / "overrides.yaml").is_file():
-        return argv
+    checkpoint = Path(_value(checkpoints[-1]))
+    run_dir = run_folder_of(checkpoint)
     keys_given = {_key(a) for a in given}
+    if run_dir is None or not (run_dir / ".hydra" / "overrides.yaml").is_file():
+        # The checkpoint alone (copied out of its run): its recorded overrides, in a new run folder.
+        saved = _overrides_in(checkpoint)
+        if saved is None:
+            return argv
+        replayed = [o for o in saved if _key(o) not in keys_given]
+        return [argv[0], *replayed, *arguments]
     saved = OmegaConf.load(run_dir / ".hydra" / "overrides.yaml")
-    replayed = [str(o) for o in saved if _key(str(o)) not in keys_given and _key(str(o)) != "ckpt_path"]
+    replayed = [str(o) for o in replayable([str(o) for o in saved]) if _key(str(o)) not in keys_given]
     # output_subdir=null: the run's .hydra/ keeps how it was started; this resume is logged instead.
     return [argv[0], *replayed, *arguments, f"hydra.run.dir={run_dir}", "hydra.output_subdir=null"]
+
+
+def _overrides_in(checkpoint: Path) -> list[str] | None:
+    """The overrides a checkpoint file recorded; None when it holds none or cannot be read (the
+    task then names the problem with the file itself)."""
+    from .checkpoint_file import load_checkpoint
+    from .run_overrides import saved_overrides
+
+    try:
+        return saved_overrides(load_checkpoint(checkpoint))
+    except UserError:  # a missing or damaged file: the task reports it, with the fix
+        return None
 
 
 def check_there_is_more_to_train(cfg: DictConfig, summary: dict[str, Any]) -> None:

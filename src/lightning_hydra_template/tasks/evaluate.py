@@ -29,13 +29,24 @@ def command_line_keys() -> list[str]:
     return [o.key_or_group for o in overrides]
 
 
-def with_run_config(cfg: DictConfig, checkpoint: Path, given: list[str]) -> DictConfig:
-    """Replace `data` and `model` by the training run's, keeping what `given` set explicitly."""
+def with_run_config(
+    cfg: DictConfig, checkpoint: Path, given: list[str], overrides: list[str] | None
+) -> DictConfig:
+    """Replace `data` and `model` by the training run's, keeping what `given` set explicitly.
+
+    The run's config is its saved `.hydra/config.yaml` beside the checkpoint, or, for a checkpoint
+    out of its folder, the train config composed again from the `overrides` the checkpoint recorded.
+    """
     saved_path = checkpoint.parent.parent / ".hydra" / "config.yaml"
-    if not saved_path.is_file():
+    if saved_path.is_file():
+        saved, source = OmegaConf.load(saved_path), str(saved_path)
+    elif overrides is not None:
+        from hydra import compose
+
+        saved, source = compose(config_name="train", overrides=overrides), f"the overrides in {checkpoint}"
+    else:
         log.warning("No training config at %s: using eval.yaml's data and model as composed.", saved_path)
         return cfg
-    saved = OmegaConf.load(saved_path)
     for section in RUN_SECTIONS:
         if section in given or section not in saved:  # a whole group chosen here, or nothing saved
             continue
@@ -45,7 +56,7 @@ def with_run_config(cfg: DictConfig, checkpoint: Path, given: list[str]) -> Dict
                 OmegaConf.update(merged, key[len(section) + 1 :], OmegaConf.select(cfg, key), merge=False)
         with open_dict(cfg):
             cfg[section] = merged
-    log.info("Data and model config from %s", saved_path)
+    log.info("Data and model config from %s", source)
     return cfg
 
 
@@ -60,11 +71,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from ..run.config_checks import check_config
     from ..run.config_tree import print_config_tree
     from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
+    from ..run.run_overrides import saved_overrides
     from ..run.run_summary import print_summary, scalar_metrics, write_metrics
 
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
-    load_checkpoint(checkpoint)  # a missing or damaged file is named here, before anything is built
-    cfg = with_run_config(cfg, checkpoint, command_line_keys())
+    # A missing or damaged file is named here, before anything is built.
+    recorded = saved_overrides(load_checkpoint(checkpoint))
+    cfg = with_run_config(cfg, checkpoint, command_line_keys(), recorded)
     check_config(cfg)
     route_lightning_logs_to_hydra()
     hide_upstream_deprecation_noise()

@@ -58,6 +58,8 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     if is_writer:
         save_resolved_config(cfg, run_dir)
     summary: dict[str, Any] = {"status": "running", "run_dir": str(run_dir), "metrics": {}}
+    if resume_from is not None:
+        summary["resumed_from"] = {"checkpoint": str(cfg.ckpt_path), "global_step": resumed_at_step}
     with handled_signals() as signals, recorded_run(summary, run_dir, signals, is_writer, resumed_at_step):
         _fit_and_test(cfg, sweeping, summary, L, resume_from)
     return summary
@@ -66,7 +68,9 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
 def _fit_and_test(
     cfg: DictConfig, sweeping: bool, summary: dict[str, Any], L, resume_from: dict | None
 ) -> None:
+    from hydra.core.hydra_config import HydraConfig
 
+    from ..callbacks.record_run_overrides import RecordRunOverrides
     from ..run.builders import build, build_datamodule, build_each, build_model
     from ..run.checkpoint_io import AtomicCheckpointIO
     from ..run.ddp_guard import refuse_script_relaunch_in_sweep
@@ -86,6 +90,8 @@ def _fit_and_test(
     if resume_from is not None:
         check_weights_fit_model(model, resume_from, cfg.ckpt_path)
     callbacks = build_each(cfg.get("callbacks"))
+    # Every checkpoint carries the overrides that made this run: resume and eval.py need no folder.
+    callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task)))
     trial = trial_identity(cfg)
     if trial:  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
         from ..callbacks.optuna_pruning import OptunaPruning
