@@ -84,6 +84,27 @@ def test_a_labelled_csv_gives_predictions_and_the_accuracy_eval_would(compose_co
     assert written["metrics"] == summary["metrics"]
 
 
+def test_a_csv_in_another_form_is_read_as_the_csv_datamodule_would(compose_config, checkpoint, new_images):
+    """Named columns in another order, images in a folder of their own: as `data.*` would say it."""
+    root, _, labels = new_images
+    lines = ["class,path"] + [f"{CLASSES[y]},{i:02d}.png" for i, y in enumerate(labels)]
+    flat = root / "flat"
+    flat.mkdir()
+    for i in range(len(labels)):
+        (flat / f"{i:02d}.png").write_bytes((root / f"batch{i % 3}" / f"{i:02d}.png").read_bytes())
+    csv_path = root / "elsewhere.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    form = ["csv.file_column=path", "csv.label_column=class", f"csv.image_dir={flat}"]
+    named = predict_with(compose_config, checkpoint, csv_path, *form)
+    as_trained = predict_with(compose_config, checkpoint, root / "labels.csv")
+    assert named["images"] == 30 and named["metrics"] == as_trained["metrics"]
+
+    unlabelled = predict_with(
+        compose_config, checkpoint, csv_path, *form[:1], "csv.label_column=null", form[2]
+    )
+    assert "metrics" not in unlabelled and unlabelled["images"] == 30
+
+
 def test_a_folder_is_searched_recursively_and_unreadable_files_are_reported(
     compose_config, checkpoint, new_images, caplog
 ):

@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,11 +56,16 @@ def cache_key(csv_files: Sequence[Path], image_files: Sequence[Path], settings: 
 
 
 def decode_all(
-    files: Sequence[Path], channels: int, image_size: int, workers: int | None = None
+    files: Sequence[Path],
+    channels: int,
+    image_size: int,
+    workers: int | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, dict[int, str]]:
     """Decode `files` in a thread pool (Pillow releases the GIL) with a progress bar.
 
     Returns the images `[N, C, H, W]` (zeros where decoding failed) and the failures by index.
+    `advance(n)` reports progress to a caller's own bar (one bar over many calls) instead.
     """
     from rich.progress import track
 
@@ -74,12 +79,13 @@ def decode_all(
             failures[index] = f"image does not decode: {error}"
 
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
-        for _ in track(
-            pool.map(decode_into, range(len(files))),
-            total=len(files),
-            description=f"Decoding {len(files)} images",
-            transient=True,
-        ):
+        decoded = pool.map(decode_into, range(len(files)))
+        if advance is not None:
+            for _ in decoded:
+                advance(1)
+            return images, failures
+        description = f"Decoding {len(files)} images"
+        for _ in track(decoded, total=len(files), description=description, transient=True):
             pass
     return images, failures
 

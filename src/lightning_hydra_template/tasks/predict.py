@@ -8,6 +8,7 @@ python predict.py ckpt_path=... input=one_image.jpg top_k=5 output=preds.csv
 import csv
 import io
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,12 @@ def image_suffixes() -> set[str]:
     return {suffix for suffix, name in Image.registered_extensions().items() if name in Image.OPEN}
 
 
-def list_inputs(path: Path) -> tuple[list[Path], list[str] | None]:
-    """The images to classify and, for a CSV with a label column, their labels."""
-    from ..data.csv_annotations import read_rows
+def list_inputs(path: Path, csv_form: Mapping[str, Any] | None = None) -> tuple[list[Path], list[str] | None]:
+    """The images to classify and, for a CSV with a label column, their labels.
 
+    `csv_form` reads a CSV as the CSV datamodule does: `file_column`, `label_column` (null: none),
+    `header` and `image_dir` (null: the CSV's folder).
+    """
     if not path.exists():
         raise MissingFileError(f"input={path} does not exist; give an image, a folder of images or a CSV.")
     if path.is_dir():
@@ -45,12 +48,26 @@ def list_inputs(path: Path) -> tuple[list[Path], list[str] | None]:
         return files, None
     if path.suffix.lower() != ".csv":
         return [path], None
-    with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-        first = next((row for row in csv.reader(f, skipinitialspace=True) if any(row)), [])
-    labelled = len(first) > 1
-    rows = read_rows(path, file_column=0, label_column=1 if labelled else 0)
-    files = [path.parent / row.file for row in rows]
-    return files, [row.label for row in rows] if labelled else None
+    return _csv_inputs(path, {"file_column": 0, "label_column": 1, "header": "auto", **(csv_form or {})})
+
+
+def _csv_inputs(path: Path, form: Mapping[str, Any]) -> tuple[list[Path], list[str] | None]:
+    from ..data.csv_annotations import read_rows
+
+    label_column = form["label_column"]
+    if isinstance(label_column, int):  # by position: a CSV without that column has no labels
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
+            first = next((row for row in csv.reader(f, skipinitialspace=True) if any(row)), [])
+        label_column = label_column if len(first) > label_column else None
+    rows = read_rows(
+        path,
+        file_column=form["file_column"],
+        label_column=form["file_column"] if label_column is None else label_column,
+        header=form["header"],
+    )
+    image_dir = Path(form["image_dir"]).expanduser() if form.get("image_dir") else path.parent
+    files = [image_dir / row.file for row in rows]
+    return files, None if label_column is None else [row.label for row in rows]
 
 
 def label_indices(labels: list[str], class_names: list[str]) -> list[int]:
@@ -75,6 +92,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     """Classify `cfg.input`; write predictions.csv (and metrics.json when labels are given)."""
     import torch
     from hydra.core.hydra_config import HydraConfig
+    from rich.progress import MofNCompleteColumn, Progress
 
     from ..data.image_cache import decode_all
     from ..models.predictor import Predictor
@@ -85,17 +103,25 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     if cfg.on_bad_images not in ("skip", "error"):
         raise ConfigError(f"on_bad_images must be skip or error, got {cfg.on_bad_images!r}.")
     predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)
-    files, labels = list_inputs(Path(cfg.input).expanduser().resolve())
+    files, labels = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
     rows, probabilities, bad = [], [], []
-    for start in range(0, len(files), CHUNK):
-        chunk = files[start : start + CHUNK]
-        pixels, failures = decode_all(chunk, predictor.channels, predictor.image_size, cfg.decode_workers)
-        bad += [(chunk[i], reason) for i, reason in sorted(failures.items())]
-        keep = [i for i in range(len(chunk)) if i not in failures]
-        batch = torch.from_numpy(pixels[keep])
-        for part in batch.split(int(cfg.batch_size)):
-            probabilities.append(predictor.probabilities(part).cpu())
-        rows += [start + i for i in keep]
+    with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), transient=True) as progress:
+        task = progress.add_task(f"Classifying {len(files)} images", total=len(files))
+        for start in range(0, len(files), CHUNK):
+            chunk = files[start : start + CHUNK]
+            pixels, failures = decode_all(
+                chunk,
+                predictor.channels,
+                predictor.image_size,
+                cfg.decode_workers,
+                advance=lambda n: progress.advance(task, n),
+            )
+            bad += [(chunk[i], reason) for i, reason in sorted(failures.items())]
+            keep = [i for i in range(len(chunk)) if i not in failures]
+            batch = torch.from_numpy(pixels[keep])
+            for part in batch.split(int(cfg.batch_size)):
+                probabilities.append(predictor.probabilities(part).cpu())
+            rows += [start + i for i in keep]
     _report_bad_images(bad, cfg.on_bad_images)
     probabilities = torch.cat(probabilities) if probabilities else torch.zeros(0, len(predictor.class_names))
     described = predictor.describe(probabilities, int(cfg.top_k))
