@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from lightning_hydra_template.run.project import CONFIG_DIR, PROJECT_ROOT, export_project_root
 from lightning_hydra_template.run.run_folders import register_resolvers
 
-from .helpers import rgb_jpegs_with_names, write_fake_fashion_mnist
+from .helpers import rgb_jpegs_with_names, torchvision_weights, write_fake_fashion_mnist
 
 REAL_DATA = PROJECT_ROOT.parent / "shared" / "data"
 
@@ -89,6 +89,12 @@ def compose_config(tmp_path: Path, fake_data_dir: Path, csv_dataset: Path) -> Ca
 
     yield _compose
     GlobalHydra.instance().clear()
+
+
+@pytest.fixture(scope="session")
+def resnet18_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local resnet18 state-dict file: model.net.weights=<it> stands in for the download."""
+    return torchvision_weights(tmp_path_factory.mktemp("weights") / "resnet18.pth")
 
 
 @pytest.fixture

@@ -1,11 +1,14 @@
 """Helpers shared by the tests: running the entry scripts as a user does, injecting faults, and small
 datasets written into temporary folders (FashionMNIST-shaped IDX files, image folders with CSVs)."""
 
+import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +146,99 @@ def write_csv(path: Path, header: str | None, lines: list[str]) -> Path:
     """A CSV of `lines` (after `header`, when given) at `path`."""
     path.write_text("\n".join([header, *lines] if header else lines) + "\n")
     return path
+
+
+def torchvision_weights(path: Path, name: str = "resnet18") -> Path:
+    """A state-dict file of torchvision's `name` (seeded random weights): pretrained weights, offline."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    torch.save(torchvision.models.get_model(name, weights=None).state_dict(), path)
+    return path
+
+
+def frozen_cnn(**kwargs):
+    """A small CNN classifier (`features`, then `head`), seeded, with AdamW; `freeze=[...]` as given."""
+    import torch
+
+    from lightning_hydra_template.models.classifier import ImageClassifier
+    from lightning_hydra_template.models.cnn import CNN
+
+    torch.manual_seed(0)
+    net = CNN(1, 28, 10, channels=[4, 8], hidden_size=16, dropout=0.0)  # no randomness: exact resumes
+    return ImageClassifier(net, num_classes=10, optimizer=lambda p: torch.optim.AdamW(p, lr=1e-2), **kwargs)
+
+
+def fit_on_random_images(model, epochs: int = 1, callbacks=(), ckpt_path=None) -> L.Trainer:
+    """A quiet CPU fit on 32 seeded random 28x28 images (4 batches an epoch, no shuffling)."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    generator = torch.Generator().manual_seed(0)
+    data = TensorDataset(torch.randn(32, 1, 28, 28, generator=generator), torch.arange(32) % 10)
+    quiet = {"logger": False, "enable_checkpointing": False, "enable_progress_bar": False}
+    trainer = L.Trainer(
+        accelerator="cpu", max_epochs=epochs, enable_model_summary=False, num_sanity_val_steps=0,
+        callbacks=list(callbacks), **quiet,
+    )  # fmt: skip
+    trainer.fit(model, DataLoader(data, batch_size=8), DataLoader(data, batch_size=8), ckpt_path=ckpt_path)
+    return trainer
+
+
+def start(*args: str, output: Path, data_dir: Path | None = None) -> subprocess.Popen:
+    """`python *args` in the background, as `run` does it, stdout and stderr to the file `output`.
+
+    In a session of its own, so that `stop` finds every process it started (LitServe's workers too).
+    """
+    env = {**os.environ, **({"DATA_DIR": str(data_dir)} if data_dir else {})}
+    with open(output, "wb") as log:
+        return subprocess.Popen(
+            [sys.executable, *args],
+            cwd=PROJECT_ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen, timeout: float = 60) -> tuple[int, list[int]]:
+    """SIGTERM, as `kill` sends it; then SIGKILL for whatever of its session still runs.
+
+    Returns the exit code, and the processes of the session that were still alive (not zombies)
+    `timeout` seconds after the first process ended: the ones the SIGKILL ended.
+    """
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    deadline = time.monotonic() + timeout
+    while (left := live_processes_in_session(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return process.returncode, left
+
+
+def live_processes_in_session(session: int) -> list[int]:
+    """The processes of session `session` that still run (zombies excluded), from /proc (Linux)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            # After "pid (name) ": state, ppid, pgrp, session; the name may hold spaces and brackets.
+            state, _, _, sid = stat.read_text().rpartition(")")[2].split()[:4]
+            if int(sid) == session and state != "Z":
+                alive.append(int(stat.parent.name))
+    return alive
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -58,6 +58,8 @@ class BatchPreprocessor:
         channels: int | None = None,
         image_size: int | None = None,
     ) -> None:
+        if channels == 1:  # RGB statistics (a pretrained network's) for grey images: their average
+            mean, std = _grey(mean), _grey(std)
         self.mean, self.std = mean, std
         self.crop_padding = crop_padding
         self.horizontal_flip = horizontal_flip
@@ -72,6 +74,8 @@ class BatchPreprocessor:
                 images = random_horizontal_flip(images)
             for transform in self.transforms:
                 images = torch.stack([transform(image) for image in images])
+        if self.channels is not None and self.channels != images.shape[1] and _count(self.mean) > 1:
+            images = images.expand(-1, self.channels, -1, -1)  # per-channel statistics: RGB first
         images = to_normalized_float(images, self.mean, self.std)
         if self.channels is not None and self.channels != images.shape[1]:
             images = images.expand(-1, self.channels, -1, -1)  # grey -> RGB without a copy
@@ -87,3 +91,12 @@ class BatchPreprocessor:
             "mean": torch.as_tensor(self.mean, dtype=torch.float64).flatten().tolist(),
             "std": torch.as_tensor(self.std, dtype=torch.float64).flatten().tolist(),
         }
+
+
+def _count(values: float | tuple[float, ...]) -> int:
+    return torch.as_tensor(values).numel()
+
+
+def _grey(values: float | tuple[float, ...]) -> float | tuple[float, ...]:
+    """One value for a grey channel: the average of three per-channel (RGB) values."""
+    return float(torch.as_tensor(values, dtype=torch.float64).mean()) if _count(values) == 3 else values

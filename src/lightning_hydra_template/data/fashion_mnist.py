@@ -49,6 +49,8 @@ class FashionMNISTDataModule(InMemoryDataModule):
         image_size: int = 28,
         num_classes: int = 10,
         class_names: Sequence[str] = CLASS_NAMES,
+        mean: float | Sequence[float] = MEAN,
+        std: float | Sequence[float] = STD,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, num_workers, pin_memory, persistent_workers, on_device)
         if num_classes != len(CLASS_NAMES):
@@ -64,7 +66,7 @@ class FashionMNISTDataModule(InMemoryDataModule):
         self.split_seed = split_seed
         self.download = download
         self.preprocess = BatchPreprocessor(
-            MEAN, STD, crop_padding, horizontal_flip, channels=channels, image_size=image_size
+            mean, std, crop_padding, horizontal_flip, channels=channels, image_size=image_size
         )
         self.class_names = [str(name) for name in class_names]
 

@@ -27,6 +27,20 @@ def _stage_metrics(num_classes: int, stage: str) -> MetricCollection:
     )
 
 
+def freeze_parameters(net: nn.Module, prefixes: Sequence[str]) -> None:
+    """Stop training the parameters under each module name in `prefixes` (`layer1`, `features.0`)."""
+    names = [name for name, _ in net.named_parameters()]
+    unmatched = [p for p in prefixes if not any(n == p or n.startswith(p + ".") for n in names)]
+    if unmatched:
+        children = ", ".join(name for name, _ in net.named_children())
+        raise ConfigError(
+            f"model.freeze names {unmatched}, which own no parameters; use module names: {children}."
+        )
+    for name, param in net.named_parameters():
+        if any(name == p or name.startswith(p + ".") for p in prefixes):
+            param.requires_grad_(False)
+
+
 class ImageClassifier(L.LightningModule):
     """Wraps an injected `net`; the optimizer and LR schedule arrive as factories from config.
 
@@ -48,6 +62,7 @@ class ImageClassifier(L.LightningModule):
         compile: bool = False,
         channels_last: bool = False,
         preprocessing: Mapping[str, Any] | None = None,
+        freeze: Sequence[str] = (),
     ) -> None:
         super().__init__()
         self.save_hyperparameters(
@@ -60,6 +75,7 @@ class ImageClassifier(L.LightningModule):
                 "channels_last": bool(channels_last),
                 # How evaluation prepares an image (set from the datamodule when fitting).
                 "preprocessing": dict(preprocessing) if preprocessing else None,
+                "freeze": [str(prefix) for prefix in freeze],
             },
             logger=False,  # the train task logs the whole config to the HParams tab itself
         )
@@ -69,6 +85,7 @@ class ImageClassifier(L.LightningModule):
             self.record_net_config(net)
             net = instantiate(dict(net))
         self.net = net
+        freeze_parameters(net, freeze)
         self.optimizer_factory = optimizer
         self.lr_schedule = scheduler
         self.decay_norm_and_bias = decay_norm_and_bias
@@ -93,6 +110,19 @@ class ImageClassifier(L.LightningModule):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
+
+    def on_train_epoch_start(self) -> None:
+        self.train()  # Lightning keeps modules in the mode they are in: frozen norms are set here
+
+    def train(self, mode: bool = True) -> "ImageClassifier":
+        """Training mode, except for frozen batch-norm layers: their running statistics stay as they are."""
+        super().train(mode)
+        if mode:
+            for module in self.net.modules():
+                params = list(module.parameters(recurse=False))
+                if isinstance(module, nn.modules.batchnorm._BatchNorm) and params:
+                    module.train(any(p.requires_grad for p in params))
+        return self
 
     def setup(self, stage: str) -> None:
         datamodule = self.trainer.datamodule if self._trainer else None

@@ -46,5 +46,8 @@ def build_model(cfg: DictConfig, **kwargs: Any) -> Any:
     from omegaconf import OmegaConf
 
     model = build(cfg.model, **kwargs)
-    model.record_net_config(OmegaConf.to_container(cfg.model.net, resolve=True))
+    net_config = OmegaConf.to_container(cfg.model.net, resolve=True)
+    if "weights" in net_config:  # rebuilt from a checkpoint, the trained tensors replace any download
+        net_config["weights"] = None
+    model.record_net_config(net_config)
     return model

@@ -89,6 +89,10 @@ def _fit_and_test(
     model = build_model(cfg, optimizer=build(cfg.optimizer), scheduler=scheduler)
     if resume_from is not None:
         check_weights_fit_model(model, resume_from, cfg.ckpt_path)
+    elif cfg.get("init_from"):  # a resume has its weights already: init_from started the run it continues
+        from ..run.init_from import initialise_from
+
+        initialise_from(model, cfg.init_from)
     callbacks = build_each(cfg.get("callbacks"))
     # Every checkpoint carries the overrides that made this run: resume and eval.py need no folder.
     callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task)))
