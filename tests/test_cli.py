@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from .helpers import run
 
@@ -61,7 +62,16 @@ def test_train_then_eval_from_the_command_line(fake_data_dir, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((tmp_path / "train" / "metrics.json").read_text())
     assert (tmp_path / "train" / ".hydra" / "config.yaml").is_file()
-    assert "Training failed" not in (tmp_path / "train" / "train.log").read_text()
+    log = (tmp_path / "train" / "train.log").read_text()
+    assert "Training failed" not in log
+    # Everything the run printed is in its log: the config tree, the model summary, a line per
+    # epoch, the test results and the summary table.
+    for printed in ("] - config\n", "hidden_sizes:", "] - model\n",
+                    "Trainable params", "] - epoch 0: train/acc ", "val/acc ", "] - test: test/acc ",
+                    "] - run summary\n", "best_checkpoint"):  # fmt: skip
+        assert printed in log, printed
+    hparams = yaml.safe_load((tmp_path / "train" / "tensorboard" / "hparams.yaml").read_text())
+    assert hparams["model"]["net"]["hidden_sizes"] == [24] and hparams["optimizer"]["lr"] > 0
 
     # No overrides retyped: the 24-unit network comes from the run's saved config.
     result = run(

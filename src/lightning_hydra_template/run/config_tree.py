@@ -4,6 +4,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from .console import copy_into_log_file
+
 # The order a reader wants: what is trained on what, then how.
 FIRST = ("data", "model", "optimizer", "scheduler", "trainer", "callbacks", "logger", "paths")
 
@@ -21,6 +23,7 @@ def print_config_tree(cfg: DictConfig, save_dir: Path | None = None) -> None:
         text = OmegaConf.to_yaml(value, resolve=True) if OmegaConf.is_config(value) else str(value)
         tree.add(f"[bold]{key}").add(Syntax(text.rstrip(), "yaml", theme="ansi_dark"))
     rich.print(tree)
+    copy_into_log_file(tree, "config")
     if save_dir is not None:
         save_resolved_config(cfg, save_dir)
 

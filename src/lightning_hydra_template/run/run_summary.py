@@ -44,6 +44,17 @@ def log_hparams(loggers: list, cfg: DictConfig, metrics: Mapping[str, float]) ->
         else:
             logger.log_hyperparams(params)
         logger.save()
+        _write_hparams_yaml(logger, params)
+
+
+def _write_hparams_yaml(logger, params: Mapping[str, Any]) -> None:
+    """The logger's `hparams.yaml`, with the hyperparameters: Lightning writes it once, at the start,
+    before they are logged, and never again (the file stayed `{}`)."""
+    log_dir = getattr(logger, "log_dir", None)
+    if log_dir and Path(log_dir).is_dir():
+        from .atomic_files import atomic_write_text
+
+        atomic_write_text(Path(log_dir) / "hparams.yaml", OmegaConf.to_yaml(OmegaConf.create(dict(params))))
 
 
 def write_metrics(run_dir: Path, summary: Mapping[str, Any]) -> Path:
@@ -69,3 +80,6 @@ def print_summary(summary: Mapping[str, Any]) -> None:
         else:
             table.add_row(key, str(value))
     rich.print(table)
+    from .console import copy_into_log_file
+
+    copy_into_log_file(table, "run summary")
