@@ -39,6 +39,7 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
     from ..run.resume import check_there_is_more_to_train
     from ..run.run_record import recorded_run
+    from ..run.run_summary import print_summary
 
     route_lightning_logs_to_hydra()
     hide_upstream_deprecation_noise()
@@ -62,6 +63,8 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
         summary["resumed_from"] = {"checkpoint": str(cfg.ckpt_path), "global_step": resumed_at_step}
     with handled_signals() as signals, recorded_run(summary, run_dir, signals, is_writer, resumed_at_step):
         _fit_and_test(cfg, sweeping, summary, L, resume_from)
+    if is_writer:  # once the status is known
+        print_summary(summary)
     return summary
 
 
@@ -77,7 +80,7 @@ def _fit_and_test(
     from ..run.host_memory import keep_freed_memory
     from ..run.optuna_trial import trial_identity
     from ..run.resume import check_weights_fit_model, tensorboard_purge_step
-    from ..run.run_summary import log_hparams, print_summary, scalar_metrics
+    from ..run.run_summary import log_hparams, scalar_metrics
 
     started = time.perf_counter()
     keep_freed_memory(cfg.get("malloc_trim_threshold_mb"))
@@ -144,7 +147,6 @@ def _fit_and_test(
         )
     if trainer.is_global_zero:
         log_hparams(trainer.loggers, cfg, metrics)
-        print_summary(summary)
 
 
 def _continue_tensorboard(loggers: list, step: int) -> None:
