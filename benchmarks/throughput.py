@@ -202,7 +202,6 @@ def plain_loop(model: str, batch_size: int, steps: int, data_dir: str) -> None:
     from hydra.utils import instantiate
 
     from lightning_hydra_template.data.batch_transforms import BatchPreprocessor
-    from lightning_hydra_template.data.fashion_mnist import MEAN, STD, FashionMNISTDataModule
     from lightning_hydra_template.optim.param_groups import param_groups
     from lightning_hydra_template.run.host_memory import keep_freed_memory
     from lightning_hydra_template.run.project import CONFIG_DIR, export_project_root
@@ -212,10 +211,12 @@ def plain_loop(model: str, batch_size: int, steps: int, data_dir: str) -> None:
         cfg = compose("train", overrides=[f"experiment={model}", f"data.batch_size={batch_size}"])
     keep_freed_memory(cfg.malloc_trim_threshold_mb)  # the template's allocator setting, for a fair race
     torch.manual_seed(cfg.seed)
-    data = FashionMNISTDataModule(data_dir)
+    data = instantiate(cfg.data, data_dir=data_dir)
     data.setup()
     images, labels = data.datasets["train"].images, data.datasets["train"].labels
-    preprocess = BatchPreprocessor(MEAN, STD, cfg.data.crop_padding, cfg.data.horizontal_flip)
+    preprocess = BatchPreprocessor(
+        cfg.data.mean, cfg.data.std, cfg.data.crop_padding, cfg.data.horizontal_flip
+    )
     net = instantiate(cfg.model.net)
     # The same memory format as the template's default for this model (cfg.model.channels_last).
     memory_format = torch.channels_last if cfg.model.channels_last else torch.contiguous_format

@@ -48,7 +48,7 @@ def csv_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def point_at_small_data(data: DictConfig, csv_dataset: Path, cache_dir: Path) -> None:
     """Size the data config for the small generated datasets, unless a test set it already."""
-    if data._target_.endswith("FashionMNISTDataModule"):
+    if data._target_.endswith("IDXDataModule"):
         data.val_size = 100  # of 400 training images
     elif data._target_.endswith("CSVImageDataModule") and OmegaConf.is_missing(data, "csv_path"):
         data.csv_path = str(csv_dataset)

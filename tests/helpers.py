@@ -242,3 +242,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def fashion_mnist_datamodule(data_dir: Path | str, **overrides: Any):
+    """FashionMNIST's datamodule as `configs/data/fashion_mnist.yaml` describes it (its facts live there)."""
+    from lightning_hydra_template.data.idx_datamodule import IDXDataModule
+
+    cfg = OmegaConf.load(CONFIG_DIR / "data" / "fashion_mnist.yaml")
+    facts = {
+        key: OmegaConf.to_container(cfg, resolve=False)[key]
+        for key in ("dataset", "class_names", "mean", "std")
+    }
+    return IDXDataModule(str(data_dir), **{**facts, **overrides})

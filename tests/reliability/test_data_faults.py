@@ -16,11 +16,17 @@ import torch
 from lightning_hydra_template.data import image_cache
 from lightning_hydra_template.data.csv_annotations import read_rows
 from lightning_hydra_template.data.csv_images import CSVImageDataModule
-from lightning_hydra_template.data.fashion_mnist import FashionMNISTDataModule
 from lightning_hydra_template.data.idx import read_idx, write_idx
 from lightning_hydra_template.errors import DataError
 
-from ..helpers import COLOURS, rgb_jpegs_with_names, write_csv, write_fake_fashion_mnist, write_image
+from ..helpers import (
+    COLOURS,
+    fashion_mnist_datamodule,
+    rgb_jpegs_with_names,
+    write_csv,
+    write_fake_fashion_mnist,
+    write_image,
+)
 
 SPLITS = ("train", "val", "test")
 
@@ -76,13 +82,13 @@ def test_fashion_mnist_finds_a_broken_test_file_before_training(tmp_path):
     root = write_fake_fashion_mnist(tmp_path)
     broken = root / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte.gz"
     broken.write_bytes(broken.read_bytes()[:20])
-    datamodule = FashionMNISTDataModule(str(root), val_size=100)
+    datamodule = fashion_mnist_datamodule(root, val_size=100)
     with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.gz is not a complete gzip file"):
         datamodule.setup("fit")
 
 
 def test_fashion_mnist_fit_keeps_the_test_split_for_later(fake_data_dir):
-    datamodule = FashionMNISTDataModule(str(fake_data_dir), val_size=100)
+    datamodule = fashion_mnist_datamodule(fake_data_dir, val_size=100)
     datamodule.setup("fit")
     assert len(datamodule.datasets["test"]) == 100
 
@@ -92,7 +98,7 @@ def test_fashion_mnist_image_and_label_files_must_agree(tmp_path):
     raw = root / "FashionMNIST" / "raw"
     (raw / "t10k-labels-idx1-ubyte.gz").write_bytes((raw / "train-labels-idx1-ubyte.gz").read_bytes())
     with pytest.raises(DataError, match=r"t10k-images.* holds \(100, 28, 28\) .* holds \(400,\)"):
-        FashionMNISTDataModule(str(root), val_size=100).setup("fit")
+        fashion_mnist_datamodule(root, val_size=100).setup("fit")
 
 
 # --- the annotations CSV ------------------------------------------------------------------

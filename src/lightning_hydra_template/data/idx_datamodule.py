@@ -1,4 +1,7 @@
-"""FashionMNIST as uint8 tensors in memory: decoded once, batched by indexing, normalised per batch."""
+"""MNIST, FashionMNIST and KMNIST as uint8 tensors in memory: decoded once, batched by indexing,
+normalised per batch. The three share torchvision's IDX layout and download code; what differs
+between them (class names, mean and std, whether flips make sense) is in their data configs.
+"""
 
 import logging
 from collections.abc import Sequence
@@ -13,27 +16,27 @@ from .in_memory import InMemoryDataModule, InMemoryImages
 
 log = logging.getLogger(__name__)
 
-CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
-MEAN, STD = 0.2860, 0.3530  # of the 60k training images, on the [0, 1] scale
+DATASETS = ("MNIST", "FashionMNIST", "KMNIST")  # torchvision's classes, mirrors and folder names
 FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
 
-class FashionMNISTDataModule(InMemoryDataModule):
-    """FashionMNIST: 55k/5k seeded train/val split of the official 60k, and the official 10k test.
+class IDXDataModule(InMemoryDataModule):
+    """A 60k/10k IDX dataset: a seeded train/val split of the official 60k, and the official 10k test.
 
-    `data_dir` holds torchvision's layout, `FashionMNIST/raw/*-ubyte[.gz]`; it may be read-only,
+    `data_dir` holds torchvision's layout, `<dataset>/raw/*-ubyte[.gz]`; it may be read-only,
     since the `.gz` files are decoded in memory rather than extracted beside themselves.
     """
 
     def __init__(
         self,
         data_dir: str,
+        dataset: str,
+        class_names: Sequence[str],
+        mean: float | Sequence[float],
+        std: float | Sequence[float],
         batch_size: int = 128,
         eval_batch_size: int | None = None,
         val_size: int = 5000,
@@ -48,13 +51,10 @@ class FashionMNISTDataModule(InMemoryDataModule):
         channels: int = 1,
         image_size: int = 28,
         num_classes: int = 10,
-        class_names: Sequence[str] = CLASS_NAMES,
-        mean: float | Sequence[float] = MEAN,
-        std: float | Sequence[float] = STD,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, num_workers, pin_memory, persistent_workers, on_device)
-        if num_classes != len(CLASS_NAMES):
-            raise ConfigError(f"FashionMNIST has {len(CLASS_NAMES)} classes; set data.num_classes=10.")
+        if dataset not in DATASETS:
+            raise ConfigError(f"data.dataset={dataset} is not one of {', '.join(DATASETS)}.")
         if len(class_names) != num_classes:
             raise ConfigError(f"data.class_names lists {len(class_names)} names for {num_classes} classes.")
         if channels not in (1, 3):
@@ -62,6 +62,7 @@ class FashionMNISTDataModule(InMemoryDataModule):
         if not 0 < val_size < 60_000:
             raise ConfigError(f"data.val_size must be between 1 and 59999, got {val_size}.")
         self.data_dir = Path(data_dir).expanduser().resolve()
+        self.dataset = dataset
         self.val_size = val_size
         self.split_seed = split_seed
         self.download = download
@@ -72,7 +73,7 @@ class FashionMNISTDataModule(InMemoryDataModule):
 
     @property
     def raw_dir(self) -> Path:
-        return self.data_dir / "FashionMNIST" / "raw"
+        return self.data_dir / self.dataset / "raw"
 
     def _find(self, name: str) -> Path | None:
         for candidate in (self.raw_dir / name, self.raw_dir / f"{name}.gz"):
@@ -88,16 +89,16 @@ class FashionMNISTDataModule(InMemoryDataModule):
         if not self._missing():
             return
         if self.download:
-            _download(self.raw_dir)
+            _download(self.dataset, self.raw_dir)
         missing = self._missing()
         if missing:
             raise MissingFileError(
-                f"FashionMNIST files missing from {self.raw_dir}: {', '.join(missing)}.\n"
+                f"{self.dataset} files missing from {self.raw_dir}: {', '.join(missing)}.\n"
                 f"The download {'failed' if self.download else 'is off (data.download=false)'}. "
                 "Put these four files there (gzipped or not):\n  "
                 + "\n  ".join(f"{name}.gz" for pair in FILES.values() for name in pair)
                 + "\nor point the data folder elsewhere: DATA_DIR=/path/to/data or data.data_dir=/path"
-                " (the folder that contains FashionMNIST/raw/)."
+                f" (the folder that contains {self.dataset}/raw/)."
             )
 
     def _load(self, split: str) -> InMemoryImages:
@@ -111,8 +112,10 @@ class FashionMNISTDataModule(InMemoryDataModule):
                 "not N images [N, H, W] with N labels; delete both and re-download them "
                 "(or put good copies there)."
             )
-        if len(labels) and int(labels.max()) >= len(CLASS_NAMES):
-            raise broken_file(label_file, f"has label {int(labels.max())}, outside 0-9")
+        if len(labels) and int(labels.max()) >= len(self.class_names):
+            raise broken_file(
+                label_file, f"has label {int(labels.max())}, outside 0-{len(self.class_names) - 1}"
+            )
         return InMemoryImages(images.unsqueeze(1), labels)  # [N, 28, 28] -> [N, 1, 28, 28]
 
     def setup(self, stage: str | None = None) -> None:
@@ -132,15 +135,16 @@ class FashionMNISTDataModule(InMemoryDataModule):
             self.datasets["test"] = self._load("test")
 
 
-def _download(raw_dir: Path) -> None:
+def _download(dataset: str, raw_dir: Path) -> None:
     """Fetch the missing `.gz` files from torchvision's mirrors (md5-checked); log failures."""
-    from torchvision.datasets import FashionMNIST
+    import torchvision.datasets
     from torchvision.datasets.utils import download_url
 
-    for filename, md5 in FashionMNIST.resources:
+    source = getattr(torchvision.datasets, dataset)
+    for filename, md5 in source.resources:
         if (raw_dir / filename).is_file():
             continue
-        for mirror in FashionMNIST.mirrors:
+        for mirror in source.mirrors:
             try:
                 download_url(f"{mirror}{filename}", root=str(raw_dir), filename=filename, md5=md5)
                 break

@@ -5,12 +5,11 @@ from urllib.error import URLError
 import pytest
 import torch
 
-from lightning_hydra_template.data import fashion_mnist
-from lightning_hydra_template.data.fashion_mnist import FashionMNISTDataModule
+from ..helpers import fashion_mnist_datamodule
 
 
-def make(data_dir, **kwargs) -> FashionMNISTDataModule:
-    datamodule = FashionMNISTDataModule(str(data_dir), val_size=100, **kwargs)
+def make(data_dir, **kwargs):
+    datamodule = fashion_mnist_datamodule(data_dir, val_size=100, **kwargs)
     datamodule.prepare_data()
     datamodule.setup()
     return datamodule
@@ -63,7 +62,8 @@ def test_batches_are_normalised_float_images(fake_data_dir):
     assert images.dtype == torch.uint8 and images.shape == (32, 1, 28, 28)
     images, labels = datamodule.on_after_batch_transfer((images, labels), 0)
     assert images.dtype == torch.float32 and labels.dtype == torch.int64
-    assert images.min() >= -fashion_mnist.MEAN / fashion_mnist.STD - 1e-5
+    mean, std = datamodule.preprocess.mean, datamodule.preprocess.std
+    assert images.min() >= -mean / std - 1e-5
 
 
 def test_three_channels_and_resizing_for_other_networks(fake_data_dir):
@@ -74,7 +74,7 @@ def test_three_channels_and_resizing_for_other_networks(fake_data_dir):
 
 
 def test_class_names_are_fashion_mnists():
-    datamodule = FashionMNISTDataModule("unused")
+    datamodule = fashion_mnist_datamodule("unused")
     assert datamodule.class_names[0] == "T-shirt/top" and datamodule.class_names[9] == "Ankle boot"
 
 
@@ -83,7 +83,7 @@ def test_offline_download_failure_says_where_to_put_which_files(tmp_path, monkey
         raise URLError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr("torchvision.datasets.utils.download_url", offline)
-    datamodule = FashionMNISTDataModule(str(tmp_path / "empty"))
+    datamodule = fashion_mnist_datamodule(tmp_path / "empty")
     with pytest.raises(FileNotFoundError) as error:
         datamodule.prepare_data()
     message = str(error.value)
@@ -101,31 +101,72 @@ def test_offline_download_failure_says_where_to_put_which_files(tmp_path, monkey
 
 def test_download_off_and_files_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"download is off \(data.download=false\)"):
-        FashionMNISTDataModule(str(tmp_path), download=False).prepare_data()
+        fashion_mnist_datamodule(tmp_path, download=False).prepare_data()
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"num_classes": 5}, "data.num_classes=10"),
+        ({"num_classes": 5}, "data.class_names lists 10 names for 5 classes"),
+        ({"dataset": "EMNIST"}, "data.dataset=EMNIST is not one of MNIST, FashionMNIST, KMNIST"),
         ({"channels": 2}, "data.channels must be 1 or 3"),
         ({"val_size": 0}, "data.val_size"),
     ],
 )
 def test_bad_settings_name_the_config_key(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        FashionMNISTDataModule("unused", **kwargs)
+        fashion_mnist_datamodule("unused", **kwargs)
 
 
 @pytest.mark.real_data
 def test_real_files_decode_to_the_official_sizes(real_data_dir):
-    datamodule = FashionMNISTDataModule(str(real_data_dir))
+    datamodule = fashion_mnist_datamodule(real_data_dir)
     datamodule.setup()
     assert [len(datamodule.datasets[s]) for s in ("train", "val", "test")] == [55_000, 5_000, 10_000]
     assert torch.bincount(datamodule.datasets["test"].labels).tolist() == [1000] * 10
 
 
 def test_validation_split_larger_than_the_data_is_a_clear_error(fake_data_dir):
-    datamodule = FashionMNISTDataModule(str(fake_data_dir), val_size=400)
+    datamodule = fashion_mnist_datamodule(fake_data_dir, val_size=400)
     with pytest.raises(ValueError, match=r"data.val_size=400 leaves no training images out of 400"):
         datamodule.setup("fit")
+
+
+@pytest.mark.parametrize(
+    ("option", "dataset", "first_class"), [("mnist", "MNIST", "0"), ("kmnist", "KMNIST", "o")]
+)
+def test_digits_and_characters_are_configs_without_mirror_images(
+    compose_config, option, dataset, first_class
+):
+    from lightning_hydra_template.run.builders import build_datamodule
+
+    cfg = compose_config([f"data={option}", "experiment=cnn"])
+    datamodule = build_datamodule(cfg)
+    assert datamodule.dataset == dataset and datamodule.class_names[0] == first_class
+    assert cfg.data.horizontal_flip is False and cfg.data.crop_padding == 2  # crops, never flips
+    assert datamodule.raw_dir == datamodule.data_dir / dataset / "raw"
+
+
+def test_kmnist_offline_names_its_own_folder(tmp_path, monkeypatch):
+    def offline(url, **kwargs):
+        raise URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr("torchvision.datasets.utils.download_url", offline)
+    datamodule = fashion_mnist_datamodule(tmp_path, dataset="KMNIST")
+    with pytest.raises(FileNotFoundError, match=r"KMNIST files missing from .*KMNIST/raw"):
+        datamodule.prepare_data()
+
+
+@pytest.mark.real_data
+def test_real_mnist_trains_from_its_config(compose_config, real_data_dir):
+    from lightning_hydra_template.run.builders import build_datamodule
+
+    if not (real_data_dir / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"real MNIST not found under {real_data_dir}")
+    cfg = compose_config(["data=mnist", f"data.data_dir={real_data_dir}"])
+    cfg.data.val_size = 5000  # the config's own, which the fixture shrinks for the small fake data
+    datamodule = build_datamodule(cfg)
+    datamodule.setup()
+    assert [len(datamodule.datasets[s]) for s in ("train", "val", "test")] == [55_000, 5_000, 10_000]
+    pixels = datamodule.datasets["train"].images.float() / 255
+    assert pixels.mean().item() == pytest.approx(0.1307, abs=2e-3)  # the config's statistics fit
