@@ -42,11 +42,27 @@ class LRSchedule:
     def build(self, optimizer: Optimizer, total_steps: int) -> dict:
         """The `lr_scheduler` dict Lightning expects from `configure_optimizers`."""
         extra = {self.total_steps_arg: int(total_steps)} if self.total_steps_arg else {}
+        extra.update(per_group_peaks(self.factory, optimizer))
         scheduler = self.factory(optimizer, **extra)
         config = {"scheduler": scheduler, "interval": self.interval, "frequency": self.frequency}
         if self.monitor:
             config["monitor"] = self.monitor
         return config
+
+
+# Scheduler arguments that set a rate for every group at once (one-cycle's and cyclic's peaks):
+# given one number, they would undo the per-group rates of `model.lr_multipliers`.
+PEAK_ARGS = ("max_lr", "base_lr")
+
+
+def per_group_peaks(factory: Callable, optimizer: Optimizer) -> dict[str, list[float]]:
+    """`max_lr` (and `base_lr`) as one value per param group, scaled by the group's `lr_multiplier`."""
+    given = getattr(factory, "keywords", {})
+    return {
+        arg: [float(given[arg]) * group.get("lr_multiplier", 1.0) for group in optimizer.param_groups]
+        for arg in PEAK_ARGS
+        if isinstance(given.get(arg), int | float)
+    }
 
 
 def check_schedule_covers_run(trainer) -> None:
