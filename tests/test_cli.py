@@ -30,9 +30,9 @@ def test_cfg_job_prints_the_composed_experiment():
 
 
 def test_unknown_experiment_lists_the_available_ones():
-    result = run("train.py", "experiment=resnet", "--cfg", "job")
+    result = run("train.py", "experiment=no_such_experiment", "--cfg", "job")
     assert result.returncode != 0
-    assert "Could not find 'experiment/resnet'" in result.stderr
+    assert "Could not find 'experiment/no_such_experiment'" in result.stderr
     assert "cnn" in result.stderr and "mlp" in result.stderr
 
 

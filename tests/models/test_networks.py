@@ -1,25 +1,27 @@
 import pytest
 import torch
+from hydra.utils import instantiate
 
 from lightning_hydra_template.models.cnn import CNN
 from lightning_hydra_template.models.lstm import RowLSTM
 from lightning_hydra_template.models.mlp import MLP
 
+from ..helpers import config_options
+
 SHAPES = [(1, 28, 10), (3, 32, 5), (1, 16, 2)]  # (channels, image size, classes)
 
 
 @pytest.mark.parametrize(("channels", "size", "classes"), SHAPES)
-@pytest.mark.parametrize(
-    "build",
-    [
-        lambda c, s, k: MLP(c, s, k, hidden_sizes=[32, 16], dropout=0.1),
-        lambda c, s, k: CNN(c, s, k, channels=[8, 16], convs_per_block=1, hidden_size=16),
-        lambda c, s, k: RowLSTM(c, s, k, hidden_size=16, num_layers=2, bidirectional=True),
-    ],
-    ids=["mlp", "cnn", "lstm"],
-)
-def test_networks_map_any_image_shape_to_class_logits(build, channels, size, classes):
-    net = build(channels, size, classes)
+@pytest.mark.parametrize("model", config_options("model"))
+def test_every_model_config_maps_any_image_shape_to_class_logits(
+    compose_config, model, channels, size, classes
+):
+    """Every network in configs/model/, yours included once its config is there."""
+    shape = [f"data.channels={channels}", f"data.image_size={size}", f"data.num_classes={classes}"]
+    net_config = compose_config([f"model={model}", *shape]).model.net
+    if "weights" in net_config:  # pretrained networks: their architecture, without a download
+        net_config.weights = None
+    net = instantiate(net_config)
     assert net(torch.randn(4, channels, size, size)).shape == (4, classes)
 
 

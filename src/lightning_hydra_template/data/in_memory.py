@@ -171,7 +171,9 @@ class InMemoryDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader | InMemoryBatches:
-        return self._loader("train", self.batch_size, shuffle=True)
+        # trainer.overfit_batches (debug=overfit) needs the same few batches every epoch.
+        overfitting = self.trainer is not None and self.trainer.overfit_batches > 0
+        return self._loader("train", self.batch_size, shuffle=not overfitting)
 
     def val_dataloader(self) -> DataLoader | InMemoryBatches:
         return self._loader("val", self.eval_batch_size, shuffle=False)
