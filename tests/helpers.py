@@ -244,6 +244,26 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def labelled_pngs(root: Path, n: int = 4, seed: int = 3) -> Path:
+    """`n` grey 28x28 PNGs of `fake_images` and `labels.csv` (`file,label` rows, class indices)."""
+    labels = np.arange(n) % 10
+    lines = ["file,label"]
+    root.mkdir(parents=True, exist_ok=True)
+    for i, (image, label) in enumerate(zip(fake_images(labels, seed), labels)):
+        Image.fromarray(image, "L").save(root / f"image{i}.png")
+        lines.append(f"image{i}.png,{label}")
+    return write_csv(root / "labels.csv", None, lines)
+
+
+def tensorboard_images(log_dir: Path) -> dict[str, list]:
+    """The image summaries TensorBoard would show for `log_dir`, by tag."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir), size_guidance={"images": 0})  # 0: keep every one
+    events.Reload()
+    return {tag: events.Images(tag) for tag in events.Tags()["images"]}
+
+
 def fashion_mnist_datamodule(data_dir: Path | str, **overrides: Any):
     """FashionMNIST's datamodule as `configs/data/fashion_mnist.yaml` describes it (its facts live there)."""
     from lightning_hydra_template.data.idx_datamodule import IDXDataModule

@@ -1,0 +1,192 @@
+"""Explanation task: which pixels a checkpoint's predictions rest on, as pictures and in TensorBoard.
+
+python explain.py ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt input=/data/new_photos
+python explain.py ckpt_path=... input=/data/pets/labels.csv method=occlusion target=true
+python explain.py ckpt_path=... input=one_image.jpg method=saliency output=explained/
+"""
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import hydra
+from omegaconf import DictConfig
+
+from ..errors import ConfigError, DataError, reported_errors
+from ..run.project import CONFIG_DIR
+from .predict import label_indices, list_inputs
+
+if TYPE_CHECKING:  # heavy imports stay out of `python explain.py --help`
+    import numpy as np
+    import torch
+
+    from ..models.predictor import Predictor
+
+log = logging.getLogger(__name__)
+GRID = 16  # figures per TensorBoard image grid (one step of the tag each): bounds the memory held
+
+
+def explain(cfg: DictConfig) -> dict[str, Any]:
+    """Write `<n>_<image>.png` per image and TensorBoard grids under `explain/<method>`; return figures."""
+    from ..models.attribution import METHODS, occlusion_settings, require_captum
+
+    require_captum()  # before the checkpoint loads: the install line is the first thing said
+    if cfg.method not in METHODS:
+        raise ConfigError(f"method={cfg.method!r}: choose one of {', '.join(METHODS)}.")
+    target_class = str(cfg.target).lower()  # `target=true` on the command line arrives as a boolean
+    if target_class not in ("predicted", "true"):
+        raise ConfigError(f"target={cfg.target}: choose predicted or true (needs labels).")
+    counts = {
+        "max_images": cfg.max_images,
+        "top_k": cfg.top_k,
+        "batch_size": cfg.batch_size,
+        "integrated_gradients.n_steps": cfg.integrated_gradients.n_steps,
+    }
+    for key, value in counts.items():
+        if int(value) < 1:
+            raise ConfigError(f"{key}={value} must be a positive integer.")
+
+    import numpy as np
+    import torch
+    from hydra.core.hydra_config import HydraConfig
+    from rich.progress import MofNCompleteColumn, Progress
+    from torch.utils.tensorboard import SummaryWriter
+
+    from ..models.predictor import Predictor
+
+    predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)
+    if cfg.method == "occlusion":  # a window that cannot work says so before any image is read
+        occlusion_settings(predictor.image_size, cfg.occlusion.window, cfg.occlusion.stride)
+    files, labels = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
+    if len(files) > cfg.max_images:
+        log.info("Explaining the first %d of %d images (max_images)", cfg.max_images, len(files))
+    files = files[: cfg.max_images]
+    true = label_indices(labels[: cfg.max_images], predictor.class_names) if labels else None
+    if target_class == "true" and true is None:
+        raise ConfigError("target=true needs labels: give a CSV with a label column, or target=predicted.")
+
+    output = Path(cfg.output).expanduser() if cfg.output else Path(HydraConfig.get().runtime.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+    tag = f"explain/{cfg.method}"
+    written, unreadable, grid, deltas = [], [], [], []
+    steps = 0  # TensorBoard grids written: the step of the next one
+    started = time.perf_counter()
+    with (
+        SummaryWriter(str(output / "tensorboard")) as writer,
+        Progress(*Progress.get_default_columns(), MofNCompleteColumn(), transient=True) as progress,
+    ):
+        task = progress.add_task(f"Explaining {len(files)} images ({cfg.method})", total=len(files))
+        for i, file in enumerate(files):
+            try:
+                pixels = predictor.to_pixels(file)
+            except (OSError, ValueError) as error:  # missing, unreadable or not an image
+                unreadable.append(f"{file}: {error}")
+                progress.advance(task)
+                continue
+            label = None if true is None else true[i]
+            target = None if target_class == "predicted" else torch.tensor([label])
+            picture, delta = _explain_one(cfg, predictor, pixels, target, file, label)
+            path = output / f"{i:0{len(str(len(files) - 1))}d}_{file.stem}.png"
+            _save_png(picture, path)
+            written.append(str(path))
+            deltas += [] if delta is None else [delta]
+            grid.append(picture)
+            if len(grid) == GRID:
+                writer.add_images(tag, np.stack(grid), global_step=steps, dataformats="NHWC")
+                grid, steps = [], steps + 1
+            progress.advance(task)
+        if grid:
+            writer.add_images(tag, np.stack(grid), global_step=steps, dataformats="NHWC")
+    if unreadable:
+        log.warning("Skipped %d unreadable images:\n  %s", len(unreadable), "\n  ".join(unreadable[:10]))
+    if not written:
+        raise DataError(f"None of the {len(files)} images of input={cfg.input} could be read.")
+    seconds = time.perf_counter() - started
+    summary: dict[str, Any] = {
+        "checkpoint": str(cfg.ckpt_path),
+        "method": cfg.method,
+        "images": len(written),
+        "unreadable": len(unreadable),
+        "pngs": written,
+        "tensorboard": str(output / "tensorboard"),
+        "seconds_per_image": seconds / len(written),
+    }
+    if deltas:
+        summary["max_abs_convergence_delta"] = max(deltas)
+        log.info(
+            "Integrated gradients: the attributions add up to the logit's change from black within %.3g "
+            "(more integrated_gradients.n_steps: closer)",
+            max(deltas),
+        )
+    log.info(
+        "Explained %d images with %s in %.2f s each: %s (TensorBoard: tag %s in %s)",
+        len(written), cfg.method, summary["seconds_per_image"], output, tag, summary["tensorboard"],
+    )  # fmt: skip
+    return summary
+
+
+def _explain_one(
+    cfg: DictConfig,
+    predictor: "Predictor",
+    pixels: "torch.Tensor",
+    target: "torch.Tensor | None",
+    file: Path,
+    true: int | None,
+) -> tuple["np.ndarray", float | None]:
+    """The picture of one image's attribution, and integrated gradients' |convergence delta| (or None)."""
+    from ..models.attribution import attribute, reads_rows_as_steps
+    from ..models.attribution_figure import explanation_figure
+
+    result = attribute(
+        predictor,
+        pixels[None],
+        cfg.method,
+        targets=target,
+        n_steps=int(cfg.integrated_gradients.n_steps),
+        window=cfg.occlusion.window,
+        stride=cfg.occlusion.stride,
+        batch_size=int(cfg.batch_size),
+    )
+    [described] = predictor.describe(result.probabilities, int(cfg.top_k))
+    names = predictor.class_names
+    predicted = f"predicted {described['label']} ({described['confidence']:.1%})"
+    heading = [predicted + ("" if true is None else f", true {names[true]}")]
+    top = described["top_k"]
+    heading.append(f"top {len(top)}: " + ", ".join(f"{name} {p:.1%}" for name, p in top))
+    heading.append(f"for class {names[int(result.targets[0])]} | {_short(file.name)}")
+    picture = explanation_figure(
+        pixels.numpy(),
+        result.attributions[0].numpy(),
+        cfg.method,
+        heading,
+        # The row LSTM gets the same pixel map as the other networks: each pixel is one input feature
+        # of its row's time step, so its attribution is as exact as a CNN's pixel's. Each row's sum
+        # is shown beside it too: for a sequence model, which steps mattered is the first question.
+        per_row=reads_rows_as_steps(predictor.model),
+        highlight=true is not None and names[true] != described["label"],
+    )
+    return picture, None if result.delta is None else float(result.delta.abs().max())
+
+
+def _short(name: str, limit: int = 40) -> str:
+    return name if len(name) <= limit else name[: limit - 3] + "..."
+
+
+def _save_png(picture: "np.ndarray", path: Path) -> None:
+    from PIL import Image
+
+    Image.fromarray(picture).save(path)
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="explain")
+def _hydra_main(cfg: DictConfig) -> None:
+    with reported_errors("Explanation"):
+        explain(cfg)
+
+
+def main() -> None:
+    """`python explain.py ckpt_path=... input=... method=...`"""
+    from ..run.entry import start
+
+    start(_hydra_main)
