@@ -107,6 +107,8 @@ def _fit_and_test(
         monitor = cfg.get("pruning_monitor", "val/acc")
         callbacks.append(OptunaPruning(**trial, monitor=monitor, pruner=pruner))
     loggers = build_each(cfg.get("logger"))
+    if not loggers:
+        callbacks = _without_logger_only_callbacks(callbacks)
     if resume_from is not None:
         _continue_tensorboard(loggers, tensorboard_purge_step(resume_from))
     if resume_from is not None:
@@ -147,6 +149,16 @@ def _fit_and_test(
         )
     if trainer.is_global_zero:
         log_hparams(trainer.loggers, cfg, metrics)
+
+
+def _without_logger_only_callbacks(callbacks: list) -> list:
+    """`logger=null`: Lightning refuses a LearningRateMonitor without a logger; it has nothing to do."""
+    from lightning.pytorch.callbacks import LearningRateMonitor
+
+    kept = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    if len(kept) < len(callbacks):
+        log.info("No logger (logger=null): the learning-rate monitor is off.")
+    return kept
 
 
 def _continue_tensorboard(loggers: list, step: int) -> None:
