@@ -190,3 +190,7 @@ def main() -> None:
     from ..run.entry import start
 
     start(_hydra_main)
+
+
+if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.explain, as from a wheel
+    main()

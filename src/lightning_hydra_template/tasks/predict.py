@@ -196,3 +196,7 @@ def main() -> None:
     from ..run.entry import start
 
     start(_hydra_main)
+
+
+if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.predict, as from a wheel
+    main()

@@ -126,3 +126,7 @@ def main() -> None:
     from ..run.entry import start
 
     start(_hydra_main)
+
+
+if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.serve, as from a wheel
+    main()

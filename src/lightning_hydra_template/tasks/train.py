@@ -205,3 +205,7 @@ def main() -> None:
 
     sys.argv = resume_arguments(sys.argv)
     start(_hydra_main)
+
+
+if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.train, as from a wheel
+    main()
