@@ -91,8 +91,8 @@ def test_a_networks_search_is_the_shared_one_plus_its_own_knobs(compose_config, 
 def test_parallel_trials_each_get_a_device_of_their_own(fake_data_dir, tmp_path):
     trials = sweep(fake_data_dir, tmp_path, "parallel", "hydra.sweeper.devices=[gpu-a,gpu-b]", trials=4)
     assert [t["state"] for t in trials] == ["COMPLETE"] * 4
-    with open(tmp_path / "parallel" / "devices.csv") as f:
-        runs = [(int(r["trial"]), r["device"], float(r["start"]), float(r["end"])) for r in csv.DictReader(f)]
+    with open(tmp_path / "parallel" / "slots.csv") as f:
+        runs = [(int(r["trial"]), r["slot"], float(r["start"]), float(r["end"])) for r in csv.DictReader(f)]
     assert len(runs) == 4
     for a in runs:
         overlapping = [b for b in runs if b is not a and b[2] < a[3] and a[2] < b[3]]

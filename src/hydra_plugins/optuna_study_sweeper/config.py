@@ -10,7 +10,9 @@ from hydra.core.config_store import ConfigStore
 class OptunaStudySweeperConf:
     _target_: str = "hydra_plugins.optuna_study_sweeper.optuna_study_sweeper.OptunaStudySweeper"
     study_name: str = "study"
-    storage: str | None = None  # an SQLAlchemy URL, e.g. sqlite:///logs/optuna/study.db; None: in memory
+    # An SQLAlchemy URL (sqlite:///logs/optuna/study.db, postgresql://user@host/db), or Optuna's journal
+    # file, journal:///abs/path/study.log; None: in memory (trials in this process only).
+    storage: str | None = None
     direction: str = "maximize"
     n_trials: int = 20  # trials to add in this invocation
     # Built with hydra.utils.instantiate: any optuna.samplers / optuna.pruners class fits.
@@ -31,6 +33,12 @@ class OptunaStudySweeperConf:
     # Run one trial per device at once, each in its own process that sees only that device
     # (CUDA_VISIBLE_DEVICES); the next trial starts as soon as a device is free. None: one at a time.
     devices: list[str] | None = None
+    # Trials in flight at once through the configured launcher (hydra/launcher=submitit_local, slurm):
+    # each a job of its own; the next is asked for as soon as any ends. 1: one after another.
+    n_jobs: int = 1
+    # Seconds between the sweep's heartbeats for its running trials (database storage): a trial left
+    # RUNNING by a sweep that died is failed by the next sweep after two missed beats. null: none.
+    heartbeat_s: int | None = 60
     # key: Hydra sweep syntax, e.g. optimizer.lr: tag(log, interval(1e-4, 1e-2)); choice(adam, sgd)
     params: dict[str, str] = field(default_factory=dict)
 

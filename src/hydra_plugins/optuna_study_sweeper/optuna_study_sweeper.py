@@ -9,12 +9,15 @@ import json
 import logging
 import os
 import queue
+import signal
 import subprocess
 import sys
+import threading
 import time
+import warnings
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +29,13 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from lightning_hydra_template.run.optuna_trial import TrialOutcome, trial_outcome, trial_overrides
+from lightning_hydra_template.run.optuna_trial import (
+    JOURNAL,
+    TrialOutcome,
+    study_storage,
+    trial_outcome,
+    trial_overrides,
+)
 
 from .config import OptunaStudySweeperConf  # noqa: F401  (registers hydra/sweeper=optuna_study)
 
@@ -34,6 +43,7 @@ if TYPE_CHECKING:
     import optuna
 
 log = logging.getLogger(__name__)
+FAIL_REASON = "fail_reason"  # the user attribute a failed trial's reason is kept in
 
 
 def distribution(override: Override) -> Any:
@@ -54,15 +64,20 @@ def distribution(override: Override) -> Any:
 
 
 def open_study(
-    study_name: str, storage: str | None, direction: str, sampler: Any = None, pruner: Any = None
+    study_name: str,
+    storage: str | None,
+    direction: str,
+    sampler: Any = None,
+    pruner: Any = None,
+    heartbeat_s: int | None = None,
 ) -> "optuna.Study":
     """Create the study, or load it if it exists: the same command again continues it."""
     import optuna
 
-    with _creation_lock(storage):
+    with _creation_lock(storage):  # held while the storage object sets up a new database
         return optuna.create_study(
             study_name=study_name,
-            storage=storage,
+            storage=study_storage(storage, heartbeat_s),
             direction=direction,
             load_if_exists=True,
             sampler=sampler,
@@ -83,7 +98,7 @@ def _creation_lock(storage: str | None) -> Iterator[None]:
     """
     from sqlalchemy.engine import make_url
 
-    url = make_url(storage) if storage else None
+    url = make_url(storage) if storage and not storage.startswith(JOURNAL) else None
     if url is None or url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
         yield
         return
@@ -107,9 +122,11 @@ class OptunaStudySweeper(Sweeper):
         pruner: Any,
         params: dict[str, str],
         devices: list[str] | None = None,
+        n_jobs: int = 1,
+        heartbeat_s: int | None = 60,
     ) -> None:
         self.study_name, self.storage, self.direction = study_name, storage, direction
-        self.n_trials = n_trials
+        self.n_trials, self.n_jobs, self.heartbeat_s = n_trials, n_jobs, heartbeat_s
         self.sampler, self.pruner = sampler, pruner  # built by Hydra from their _target_
         self.params = dict(params or {})
         self.devices = [str(d) for d in devices] if devices else None
@@ -127,27 +144,58 @@ class OptunaStudySweeper(Sweeper):
         given = parser.parse_overrides([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
         space = {o.get_key_element(): distribution(o) for o in given if o.is_sweep_override()}
         fixed = [o.input_line for o in given if not o.is_sweep_override()]
+        slots = self._slots()  # refused before anything is created
         sweep_dir = Path(self.config.hydra.sweep.dir)
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
-        study = open_study(self.study_name, self.storage, self.direction, self.sampler, self.pruner)
-        where = self.storage or "in memory"
+        study = open_study(
+            self.study_name, self.storage, self.direction, self.sampler, self.pruner, self.heartbeat_s
+        )
+        fail_stale_trials(study)
         log.info(
-            "Study %r (%s): %d trials so far, %d to add",
+            "Study %r (%s): %d trials so far, %d to add, %d at once",
             self.study_name,
-            where,
+            self.storage or "in memory",
             len(study.trials),
             self.n_trials,
+            len(slots) if slots else 1,
         )
-        if self.devices:
-            told = self._sweep_on_devices(study, space, fixed, sweep_dir)
-        else:
-            told = self._sweep_in_process(study, space, fixed)
+        with Heartbeat(study, self.heartbeat_s) as heartbeat:
+            if slots:
+                told = self._sweep_in_slots(study, space, fixed, sweep_dir, slots, heartbeat)
+            else:
+                told = self._sweep_in_process(study, space, fixed, heartbeat)
         counts = count_states(told)
         write_summary(study, sweep_dir, counts)
         report_outcome(counts, sweep_dir)
         return told
+
+    def _slots(self) -> list[str] | None:
+        """The pool trials run in at once: one slot per device, or `n_jobs`; None: one at a time here."""
+        from hydra._internal.core_plugins.basic_launcher import BasicLauncher
+
+        if self.devices and self.n_jobs not in (1, len(self.devices)):
+            raise ValueError(
+                f"hydra.sweeper.devices runs {len(self.devices)} trials at once (one per device); "
+                f"hydra.sweeper.n_jobs={self.n_jobs} asks for another number: give one of them"
+            )
+        if not self.devices and self.n_jobs <= 1:
+            return None
+        if not self.storage:  # a study in memory lives in this process only
+            raise ValueError(
+                "hydra.sweeper.devices and hydra.sweeper.n_jobs > 1 need hydra.sweeper.storage (a database"
+                " URL or journal:///abs/path): trials run in other processes, which cannot see a study in"
+                " memory"
+            )
+        if self.devices:
+            return self.devices
+        if isinstance(self.launcher, BasicLauncher):
+            raise ValueError(
+                f"hydra.sweeper.n_jobs={self.n_jobs} needs a launcher that runs jobs elsewhere "
+                "(hydra/launcher=submitit_local or hydra/launcher=slurm), or hydra.sweeper.devices=[...]"
+            )
+        return [f"job-slot-{i}" for i in range(self.n_jobs)]
 
     def _overrides(self, trial, fixed: list[str]) -> list[str]:
         """The trial's overrides: the fixed ones, its sampled parameters, and who it is (for pruning)."""
@@ -156,67 +204,166 @@ class OptunaStudySweeper(Sweeper):
         pruner = OmegaConf.to_container(pruner, resolve=True) if pruner else None
         return [*fixed, *sampled, *trial_overrides(self.study_name, trial.number, self.storage, pruner)]
 
-    def _sweep_in_process(self, study, space: dict, fixed: list[str]) -> list:
-        """Run the trials one after another in this process; return them as told to the study."""
+    def _sweep_in_process(self, study, space: dict, fixed: list[str], heartbeat: "Heartbeat") -> list:
+        """Run the trials one after another through the launcher; return them as told to the study."""
         told = []
         for job in range(self.n_trials):
-            trial = study.ask(space)
-            told.append(self._run_in_process(study, trial, self._overrides(trial, fixed), job))
+            trial = ask(study, space)
+            heartbeat.add(trial)
+            outcome, log_at = self._launch(self._overrides(trial, fixed), job)
+            told.append(_tell(study, trial, outcome, log_at))
+            heartbeat.discard(trial)
         return told
 
-    def _run_in_process(self, study, trial, overrides: list[str], job: int) -> "optuna.trial.FrozenTrial":
+    def _launch(self, overrides: list[str], job: int) -> tuple[TrialOutcome, Path]:
+        """Run one trial as job `job` of the configured launcher; how it ended, and where to look."""
+        sweep_dir = Path(self.config.hydra.sweep.dir)
         try:
             [result] = self.launcher.launch([overrides], initial_job_idx=job)
         except SystemExit as stop:
             # A trial stopped by a UserError exits without a traceback, and Hydra lets SystemExit
             # through: caught here, it fails that trial instead of ending the sweep.
-            return _fail(study, trial, f"exited with code {stop.code}; its log (job {job}) says why")
-        except Exception as error:  # raised before the trial ran, e.g. its overrides do not compose
-            return _fail(study, trial, f"{type(error).__name__}: {error}")
+            return TrialOutcome("fail", reason=f"exited with code {stop.code}"), sweep_dir / str(job)
+        except Exception as error:
+            # Its overrides did not compose, or its job died (killed, preempted past its requeues, out
+            # of memory): submitit raises when it asks for the result. Either way, this trial only.
+            return TrialOutcome("fail", reason=_first_line(error)), sweep_dir / str(job)
         run_dir = Path(result.hydra_cfg.hydra.runtime.output_dir)
-        return _tell(study, trial, trial_outcome(run_dir, self.config.get("optimized_metric")), run_dir)
+        return trial_outcome(run_dir, self.config.get("optimized_metric")), run_dir
 
-    def _sweep_on_devices(self, study, space: dict, fixed: list[str], sweep_dir: Path) -> list:
-        """One process per trial, each pinned to a free device; a trial starts when a device frees."""
-        if not self.storage:
-            raise ValueError(
-                "hydra.sweeper.devices needs hydra.sweeper.storage: trials run in other processes."
-            )
+    def _run_on_device(self, overrides: list[str], job: int, device: str) -> tuple[TrialOutcome, Path]:
+        """Run one trial as a process of its own that sees only `device` (CUDA_VISIBLE_DEVICES)."""
+        run_dir = Path(self.config.hydra.sweep.dir) / str(job)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, sys.argv[0], *overrides, f"hydra.run.dir={run_dir}"]
+        with open(run_dir / "trial_output.log", "w") as out:
+            env = {**os.environ, "CUDA_VISIBLE_DEVICES": device}
+            done = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+        outcome = trial_outcome(run_dir, self.config.get("optimized_metric"))
+        if outcome.state == "fail" and done.returncode < 0:  # killed: the signal says more than the file
+            outcome = TrialOutcome("fail", reason=f"killed by {signal.Signals(-done.returncode).name}")
+        return outcome, run_dir / "trial_output.log"
+
+    def _sweep_in_slots(
+        self, study, space: dict, fixed: list[str], sweep_dir: Path, slots: list[str], heartbeat: "Heartbeat"
+    ) -> list:
+        """Keep a trial in every slot: a new one is asked for as soon as any trial ends."""
         free: queue.Queue[str] = queue.Queue()
-        for device in self.devices:
-            free.put(device)
-        metric = self.config.get("optimized_metric")
-        device_log = sweep_dir / "devices.csv"
-        device_log.write_text("trial,device,start,end\n")
+        for slot in slots:
+            free.put(slot)
+        slot_log = sweep_dir / "slots.csv"
+        slot_log.write_text("trial,slot,start,end\n")
 
         def run_trial(trial, job: int) -> tuple[Any, TrialOutcome, Path]:
-            device = free.get()
-            run_dir = sweep_dir / str(job)
+            slot = free.get()
             overrides = self._overrides(trial, fixed)
-            command = [sys.executable, sys.argv[0], *overrides, f"hydra.run.dir={run_dir}"]
-            log.info("Trial %d on device %s: %s", trial.number, device, " ".join(overrides))
+            log.info("Trial %d in slot %s: %s", trial.number, slot, " ".join(overrides))
             started = time.time()
             try:
-                run_dir.mkdir(parents=True, exist_ok=True)
-                with open(run_dir / "trial_output.log", "w") as out:
-                    env = {**os.environ, "CUDA_VISIBLE_DEVICES": device}
-                    subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
+                if self.devices:
+                    outcome, log_at = self._run_on_device(overrides, job, slot)
+                else:
+                    # Each launch builds its own submitit executor and submits one job under uuid-named
+                    # files, so launches from several threads do not share state; they mostly wait.
+                    outcome, log_at = self._launch(overrides, job)
             finally:
-                with open(device_log, "a") as f:
-                    f.write(f"{trial.number},{device},{started},{time.time()}\n")
-                free.put(device)
-            return trial, trial_outcome(run_dir, metric), run_dir / "trial_output.log"
+                with open(slot_log, "a") as f:
+                    f.write(f"{trial.number},{slot},{started},{time.time()}\n")
+                free.put(slot)
+            return trial, outcome, log_at
 
         told, pending = [], set()
-        with ThreadPoolExecutor(max_workers=len(self.devices)) as pool:
+        with ThreadPoolExecutor(max_workers=len(slots)) as pool:
             for job in range(self.n_trials):
-                if len(pending) == len(self.devices):
+                if len(pending) == len(slots):
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    told += [_tell(study, *f.result()) for f in done]
+                    told += [self._finish(study, heartbeat, f) for f in done]
+                    fail_stale_trials(study)  # another sweep's dead trials, as Optuna's optimize does
                 # Asked only now, so the sampler knows every trial finished so far.
-                pending.add(pool.submit(run_trial, study.ask(space), job))
-            told += [_tell(study, *f.result()) for f in wait(pending).done]
+                trial = ask(study, space)
+                heartbeat.add(trial)
+                pending.add(pool.submit(run_trial, trial, job))
+            told += [self._finish(study, heartbeat, f) for f in wait(pending).done]
         return told
+
+    @staticmethod
+    def _finish(study, heartbeat: "Heartbeat", future: Future) -> "optuna.trial.FrozenTrial":
+        """Tell the study how a trial run in a slot ended (the study is only touched in this thread)."""
+        trial, outcome, log_at = future.result()
+        heartbeat.discard(trial)
+        return _tell(study, trial, outcome, log_at)
+
+
+class Heartbeat:
+    """Record a heartbeat every `interval` seconds for each trial this sweep has in flight.
+
+    Optuna beats only inside `study.optimize`; a sweep that asks and tells beats itself, so that a
+    trial it left RUNNING when it died is failed by the next sweep on the study (`fail_stale_trials`)
+    instead of staying RUNNING forever. Storages without heartbeats (journal, in memory) skip it.
+    """
+
+    def __init__(self, study, interval: int | None) -> None:
+        from optuna.storages._heartbeat import is_heartbeat_enabled
+
+        self.study, self.interval = study, interval
+        self.enabled = bool(interval) and is_heartbeat_enabled(study._storage)
+        self.running: set[int] = set()
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._beat, name="optuna-heartbeat", daemon=True)
+
+    def __enter__(self) -> "Heartbeat":
+        if self.enabled:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        if self.thread.is_alive():
+            self.thread.join()
+
+    def add(self, trial) -> None:
+        if self.enabled:
+            self.study._storage.record_heartbeat(trial._trial_id)  # at once: no stale window at start
+            with self.lock:
+                self.running.add(trial._trial_id)
+
+    def discard(self, trial) -> None:
+        with self.lock:
+            self.running.discard(trial._trial_id)
+
+    def _beat(self) -> None:
+        while not self.stop.wait(self.interval):
+            with self.lock:
+                running = list(self.running)
+            for trial_id in running:
+                self.study._storage.record_heartbeat(trial_id)
+
+
+def ask(study, space: dict) -> "optuna.trial.Trial":
+    """A new trial of `space`, without Optuna's warning that heartbeats are meant for `optimize`."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Heartbeat of storage is supposed to be used with Study.optimize")
+        return study.ask(space)
+
+
+def fail_stale_trials(study) -> None:
+    """Fail the study's trials whose sweep stopped beating for them (it was killed): they never end."""
+    import optuna
+
+    stale = {t.number for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # stable since Optuna 2.9
+        optuna.storages.fail_stale_trials(study)
+    still = {t.number for t in study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.RUNNING])}
+    for number in sorted(stale - still):
+        log.warning("Trial %d failed: the sweep running it stopped (no heartbeat)", number)
+
+
+def _first_line(error: BaseException) -> str:
+    """`Type: first line of the message`: a job's error may carry its whole log after that."""
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
 def _tell(study, trial, outcome: TrialOutcome, log_at: Path) -> "optuna.trial.FrozenTrial":
@@ -235,6 +382,7 @@ def _fail(study, trial, why: str) -> "optuna.trial.FrozenTrial":
     import optuna
 
     log.error("Trial %d failed: %s", trial.number, why)
+    trial.set_user_attr(FAIL_REASON, why)  # kept in the study: trials.csv shows it, any sweep can read it
     return study.tell(trial, state=optuna.trial.TrialState.FAIL)
 
 
@@ -287,12 +435,12 @@ def write_summary(study, sweep_dir: Path, counts: dict[str, int]) -> None:
     names = sorted({name for t in study.trials for name in t.params})
     with open(sweep_dir / "trials.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["number", "state", "value", *names, "last_reported_step"])
+        writer.writerow(["number", "state", "value", *names, "last_reported_step", FAIL_REASON])
         for t in study.trials:
             last_step = max(t.intermediate_values, default="")
-            writer.writerow(
-                [t.number, t.state.name, t.value, *(t.params.get(n, "") for n in names), last_step]
-            )
+            params = [t.params.get(n, "") for n in names]
+            why = t.user_attrs.get(FAIL_REASON, "")
+            writer.writerow([t.number, t.state.name, t.value, *params, last_step, why])
     if complete:
         _plot(optuna.visualization.matplotlib.plot_optimization_history, study, sweep_dir / "history.png")
     if len(complete) >= 2 and names:

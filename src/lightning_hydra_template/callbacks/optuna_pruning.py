@@ -16,8 +16,10 @@ class OptunaPruning(L.Callback):
     ) -> None:
         import optuna
 
+        from ..run.optuna_trial import study_storage
+
         # The pruner is not kept in the storage: the sweep's own (hydra.sweeper.pruner) is passed in.
-        study = optuna.load_study(study_name=study_name, storage=storage, pruner=pruner)
+        study = optuna.load_study(study_name=study_name, storage=study_storage(storage), pruner=pruner)
         trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number)
         self.trial = optuna.trial.Trial(study, trial_id)
         self.monitor = monitor

@@ -4,21 +4,55 @@ Both sides import this module, so the agreement lives in one place:
 - the sweeper names the trial with `trial_overrides` (`+pruning.*`); the run reads them back with
   `trial_identity` and reports each validation to that trial (callbacks/optuna_pruning.py);
 - the run ends, however it ends, with `metrics.json` holding its status (run/run_record.py);
-  the sweeper reads how the trial went from that file alone, with `trial_outcome`.
+  the sweeper reads how the trial went from that file alone, with `trial_outcome`;
+- both open the study from the same storage URL with `study_storage`, so a trial in another process
+  or on another node reports to the study the sweeper asks and tells.
 """
 
 import json
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
 
 from .run_summary import METRICS_FILE
 
+if TYPE_CHECKING:
+    import optuna
+
 IDENTITY_KEY = "pruning"
+JOURNAL = "journal://"  # journal:///abs/path/study.log: Optuna's journal file, no database server
+
+
+def study_storage(url: str | None, heartbeat_s: int | None = None) -> "optuna.storages.BaseStorage | None":
+    """The Optuna storage `url` names: None (in memory), `journal:///abs/path`, or an SQLAlchemy URL.
+
+    `heartbeat_s` (database storage only): the sweeper beats for every trial it has in flight, so a
+    trial left RUNNING by a sweep that died is failed once it has missed two beats
+    (`optuna.storages.fail_stale_trials`). A trial process passes none: it only reports values.
+    """
+    if not url:
+        return None
+    import optuna
+
+    if url.startswith(JOURNAL):
+        path = Path(url.removeprefix(JOURNAL))
+        if not path.is_absolute():
+            # Trials may run on other nodes, in other folders: a relative path would name other files.
+            raise ValueError(
+                f"{url}: a journal storage needs an absolute path, journal:///abs/path/study.log"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    if heartbeat_s:
+        with warnings.catch_warnings():  # Optuna still marks the argument experimental
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_s)
+    return optuna.storages.RDBStorage(url)
 
 
 def trial_overrides(
