@@ -34,3 +34,40 @@ def test_throughput_races_the_template_against_the_plain_loop(real_data_dir, tmp
     assert row["model"] == "mlp" and row["batch_size"] == 512 and row["pairs"] == 1
     assert row["ratio"] == pytest.approx(row["template_samples_per_s"] / row["plain_samples_per_s"])
     assert row["template_samples_per_s"] > 0 and row["plain_test_s"] > 0
+
+
+@pytest.mark.slow
+def test_inference_races_eager_onnxruntime_and_torch_export(real_data_dir, tmp_path):
+    rows_path = tmp_path / "inference.json"
+    result = run(
+        "benchmarks/inference.py",
+        *("--images", "512", "--single-calls", "20", "--train-batches", "60", "--max-other-cpu", "1000"),
+        *("--json", str(rows_path)),
+        data_dir=real_data_dir,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "the same count for a fair race" in result.stdout
+    report = json.loads(rows_path.read_text())
+    assert report["images"] == 512 and report["threads"] >= 1
+    rows = {(row["engine"], row["batch_size"]): row for row in report["rows"]}
+    engines = ("eager", "onnxruntime", "torch.export")
+    assert set(rows) == {(e, b) for e in engines for b in (1, 256)} | {("predict.py", 256)}
+    for engine in engines:
+        single, batched = rows[engine, 1], rows[engine, 256]
+        assert single["calls"] == 3 * 20 and 0 < single["p50_ms"] <= single["p95_ms"]
+        assert single["eager_over_this"] == pytest.approx(rows["eager", 1]["p50_ms"] / single["p50_ms"])
+        assert batched["images_per_s"] > 0
+        assert batched["eager_over_this"] == pytest.approx(
+            batched["images_per_s"] / rows["eager", 256]["images_per_s"]
+        )
+        assert batched["top1_agree_with_eager"] == 1.0 and batched["max_abs_diff_vs_eager"] < 1e-4
+    predicted = rows["predict.py", 256]
+    assert predicted["images"] == 512 and predicted["process_s"] > 0 and predicted["startup_s"] > 0
+    if predicted["images_per_s"] is not None:  # None when start-up jitter drowns 512 images
+        assert predicted["eager_over_this"] == pytest.approx(
+            predicted["images_per_s"] / rows["eager", 256]["images_per_s"]
+        )
+    # PNG is lossless, so predict.py sees the pixels eager saw: the same accuracy, whatever it is.
+    assert predicted["accuracy"] > 0.5 or predicted["accuracy"] == pytest.approx(predicted["eager_accuracy"])
+    assert predicted["accuracy"] == pytest.approx(rows["eager", 256]["accuracy"], abs=1 / 512)
