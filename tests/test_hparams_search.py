@@ -51,7 +51,11 @@ def test_a_search_writes_its_summary_and_the_same_command_continues_the_study(fa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("where", [[], ["hydra.sweeper.devices=[a]"]], ids=["in process", "own process"])
+@pytest.mark.parametrize(
+    "where",
+    [[], ["hydra.sweeper.devices=[a]"], ["hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2"]],
+    ids=["in process", "own process", "submitit job"],
+)
 def test_a_pruned_trial_is_recorded_as_pruned(fake_data_dir, tmp_path, where):
     # A pruner that stops every trial after its first epoch (accuracy is always below 2).
     trials = sweep(

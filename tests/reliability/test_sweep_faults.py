@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 from optuna.storages._rdb.storage import _VersionManager
 from optuna.trial import TrialState
 
-from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import open_study
+from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import Heartbeat, fail_stale_trials, open_study
 from lightning_hydra_template.run.project import PROJECT_ROOT
 
 # A few batches of one epoch per trial, on the generated data.
@@ -110,3 +111,42 @@ def test_a_sweep_with_some_failed_trials_exits_zero_and_says_how_many(fake_data_
     assert "1 of 2 trials failed" in output
     assert best["trials"] == {"complete": 1, "pruned": 0, "failed": 1}
     assert best["best_trial"] == 1
+
+
+# --- Trials whose process dies -------------------------------------------------------------------
+
+TWO_JOBS = ["hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2"]
+# Trial 1 kills itself with SIGKILL after its first step (trial 0's step 0 never comes: steps start at 1).
+KILL_TRIAL_1 = [
+    "+callbacks.fault._target_=tests.helpers.SignalAtStep",
+    "+callbacks.fault.step=${pruning.trial_number}",
+    "+callbacks.fault.signum=9",
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("where", "reason"),
+    [(TWO_JOBS, "UncompletedJobError"), (ON_DEVICES, "killed by SIGKILL")],
+    ids=["submitit jobs", "on devices"],
+)
+def test_a_trial_killed_outright_fails_with_its_reason_and_the_sweep_goes_on(
+    fake_data_dir, tmp_path, where, reason
+):
+    code, output, best = run_sweep(fake_data_dir, tmp_path, *KILL_TRIAL_1, *where)
+    assert code == 0, output[-3000:]
+    assert "1 of 2 trials failed" in output
+    assert best["trials"] == {"complete": 1, "pruned": 0, "failed": 1}
+    study = optuna.load_study(study_name="mlp_optuna", storage=f"sqlite:///{tmp_path / 'study.db'}")
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert reason in study.trials[1].user_attrs["fail_reason"]  # why, kept in the study itself
+
+
+def test_a_trial_left_running_by_a_sweep_that_died_is_failed_by_the_next_sweep(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'study.db'}"
+    study = open_study("s", storage, "maximize", heartbeat_s=1)
+    with Heartbeat(study, 1) as heartbeat:
+        heartbeat.add(study.ask())  # then the sweep "dies": nothing beats for the trial any more
+    time.sleep(2.5)  # past the grace period: two missed beats
+    fail_stale_trials(open_study("s", storage, "maximize", heartbeat_s=1))  # what a new sweep does first
+    assert [t.state for t in optuna.load_study(study_name="s", storage=storage).trials] == [TrialState.FAIL]

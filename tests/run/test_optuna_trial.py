@@ -6,6 +6,7 @@ import pytest
 
 from lightning_hydra_template.run.optuna_trial import (
     TrialOutcome,
+    study_storage,
     trial_identity,
     trial_outcome,
     trial_overrides,
@@ -66,3 +67,30 @@ def test_no_metrics_json_or_a_corrupt_one_fails_the_trial(tmp_path):
     assert "wrote no metrics.json" in trial_outcome(tmp_path, "val/acc").reason
     (tmp_path / "metrics.json").write_text('{"status": "compl')
     assert "not JSON" in trial_outcome(tmp_path, "val/acc").reason
+
+
+def test_a_journal_url_is_one_study_file_every_process_opens_alike(tmp_path):
+    import optuna
+
+    url = f"journal://{tmp_path / 'optuna' / 'study.log'}"
+    sweeper_side = optuna.create_study(study_name="s", storage=study_storage(url))
+    trial = sweeper_side.ask()
+    # What a trial in another process does (callbacks/optuna_pruning.py): its own storage object.
+    trial_side = optuna.load_study(study_name="s", storage=study_storage(url))
+    optuna.trial.Trial(trial_side, trial._trial_id).report(0.5, step=1)
+    sweeper_side.tell(trial, 0.7)
+    [frozen] = optuna.load_study(study_name="s", storage=study_storage(url)).trials
+    assert (frozen.value, frozen.intermediate_values) == (0.7, {1: 0.5})
+
+
+def test_a_relative_journal_path_is_refused(tmp_path):
+    # Trials on other nodes run in other folders: a relative path would be another file there.
+    with pytest.raises(ValueError, match="absolute path"):
+        study_storage("journal://logs/study.log")
+
+
+def test_no_url_is_a_study_in_memory_and_a_database_url_a_database():
+    import optuna
+
+    assert study_storage(None) is None
+    assert isinstance(study_storage("sqlite://", heartbeat_s=5), optuna.storages.RDBStorage)

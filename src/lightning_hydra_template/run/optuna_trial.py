@@ -48,6 +48,9 @@ def study_storage(url: str | None, heartbeat_s: int | None = None) -> "optuna.st
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+    if url.startswith("postgresql://"):
+        # The driver the `postgres` extra installs: SQLAlchemy 2.0 would otherwise pick psycopg2.
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if heartbeat_s:
         with warnings.catch_warnings():  # Optuna still marks the argument experimental
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
