@@ -178,14 +178,18 @@ class ImageClassifier(L.LightningModule):
                 "(trainer.gradient_clip_val=1.0); no checkpoint holds the diverged weights."
             )
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        loss, _ = self._step(batch, self.val_metrics)
+    # Both return the batch's logits: callbacks (confusion matrix, misclassified images) read them
+    # in on_*_batch_end instead of running the network again.
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, logits = self._step(batch, self.val_metrics)
         self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=len(batch[1]), sync_dist=True)
+        return logits
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, logits = self._step(batch, self.test_metrics)
         self.test_class_acc.update(logits, batch[1])
         self.log("test/loss", loss, on_epoch=True, batch_size=len(batch[1]), sync_dist=True)
+        return logits
 
     def predict_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> dict:
         probabilities = self.net(batch[0]).softmax(dim=-1)
