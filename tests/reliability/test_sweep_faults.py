@@ -18,7 +18,12 @@ import pytest
 from optuna.storages._rdb.storage import _VersionManager
 from optuna.trial import TrialState
 
-from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import Heartbeat, fail_stale_trials, open_study
+from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import (
+    Heartbeat,
+    ask,
+    fail_stale_trials,
+    open_study,
+)
 from lightning_hydra_template.run.project import PROJECT_ROOT
 
 # A few batches of one epoch per trial, on the generated data.
@@ -146,7 +151,7 @@ def test_a_trial_left_running_by_a_sweep_that_died_is_failed_by_the_next_sweep(t
     storage = f"sqlite:///{tmp_path / 'study.db'}"
     study = open_study("s", storage, "maximize", heartbeat_s=1)
     with Heartbeat(study, 1) as heartbeat:
-        heartbeat.add(study.ask())  # then the sweep "dies": nothing beats for the trial any more
+        heartbeat.add(ask(study, {}))  # then the sweep "dies": nothing beats for the trial any more
     time.sleep(2.5)  # past the grace period: two missed beats
     fail_stale_trials(open_study("s", storage, "maximize", heartbeat_s=1))  # what a new sweep does first
     assert [t.state for t in optuna.load_study(study_name="s", storage=storage).trials] == [TrialState.FAIL]
