@@ -3,6 +3,8 @@
     python benchmarks/throughput.py                          # MLP, CNN, LSTM at batch 128 and 512
     python benchmarks/throughput.py --models mlp --batch-sizes 128 --pairs 7
     python benchmarks/throughput.py --models cnn --variants channels_last bf16 compile
+    python benchmarks/throughput.py --batch-sizes 32 --steps 8 --warmup 2 --cases \
+        resnet18_224:model=torchvision,model.net.weights=null,data.image_size=224,test=false
 
 Each measurement is a fresh process. Plain and template runs alternate (the order flips every pair),
 the CPU time other processes used during each run is recorded, and runs disturbed by more than
@@ -22,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Steps per run at batch 128 (scaled by 128 / batch size): enough for a few seconds of steady state.
 STEPS = {"mlp": 400, "cnn": 80, "lstm": 120}
+CASE_STEPS = 20  # --cases without --steps
 VARIANTS = {
     "default": [],
     "channels_last": ["model.channels_last=true"],
@@ -68,12 +71,28 @@ def summarise(step_starts: list[float], batch_sizes: list[int], launched: float,
     }
 
 
-def plain_command(model: str, batch_size: int, steps: int, data_dir: str) -> list[str]:
+def parse_case(spec: str) -> tuple[str, list[str]]:
+    """`name:override,override,...` -> (name, Hydra overrides); commas inside [] or {} stay put."""
+    name, colon, rest = spec.partition(":")
+    if not (name and colon and rest):
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected NAME:OVERRIDE[,OVERRIDE...]")
+    overrides, current, depth = [], "", 0
+    for char in rest:
+        depth += (char in "[{") - (char in "]}")
+        if char == "," and depth == 0:
+            overrides.append(current)
+            current = ""
+        else:
+            current += char
+    return name, [o for o in [*overrides, current] if o]
+
+
+def plain_command(config: list[str], batch_size: int, steps: int, data_dir: str) -> list[str]:
     return [
         sys.executable,
         __file__,
         "--plain",
-        model,
+        *config,
         "--batch-sizes",
         str(batch_size),
         "--steps",
@@ -83,28 +102,30 @@ def plain_command(model: str, batch_size: int, steps: int, data_dir: str) -> lis
     ]
 
 
-def template_command(model: str, batch_size: int, steps: int, run_dir: Path, extra: list[str]) -> list[str]:
+def template_command(
+    config: list[str], batch_size: int, steps: int, run_dir: Path, extra: list[str]
+) -> list[str]:
     return [
-        sys.executable, "train.py", f"experiment={model}", f"data.batch_size={batch_size}",
+        sys.executable, "train.py", *config, f"data.batch_size={batch_size}",
         f"trainer.max_steps={steps}", "trainer.limit_val_batches=0", "trainer.num_sanity_val_steps=0",
         "callbacks.model_checkpoint=null", "+callbacks@callbacks.step_timer=step_timer",
         "logger=csv", f"hydra.run.dir={run_dir}", *extra,
     ]  # fmt: skip
 
 
-def measure(kind: str, model: str, batch_size: int, steps: int, args, extra: list[str]) -> dict:
+def measure(kind: str, config: list[str], batch_size: int, steps: int, args, extra: list[str]) -> dict:
     env = {**os.environ, "DATA_DIR": args.data_dir}
     with tempfile.TemporaryDirectory() as tmp:
         if kind == "plain":
             out = Path(tmp) / "plain.json"
             env["PLAIN_OUT"] = str(out)
-            command = plain_command(model, batch_size, steps, args.data_dir)
+            command = plain_command(config, batch_size, steps, args.data_dir)
         else:
             out = Path(tmp) / "run" / "step_times.json"
-            command = template_command(model, batch_size, steps, Path(tmp) / "run", extra)
+            command = template_command(config, batch_size, steps, Path(tmp) / "run", extra)
         started, own, other = run_measured(command, env, Path(tmp) / "output.log")
         timings = json.loads(out.read_text())
-    warmup = max(5, steps // 5)
+    warmup = args.warmup if args.warmup is not None else max(5, steps // 5)
     result = summarise(timings["step_starts"], timings["batch_sizes"], started, warmup)
     result.update(
         test_s=timings["test_seconds"], peak_rss_mb=timings["peak_rss_mb"], cpu_s=own, other_cpu_s=other
@@ -112,9 +133,9 @@ def measure(kind: str, model: str, batch_size: int, steps: int, args, extra: lis
     return result
 
 
-def measure_undisturbed(kind, model, batch_size, steps, args, extra) -> dict:
+def measure_undisturbed(kind, config, batch_size, steps, args, extra) -> dict:
     for _ in range(args.retries + 1):
-        result = measure(kind, model, batch_size, steps, args, extra)
+        result = measure(kind, config, batch_size, steps, args, extra)
         if result["other_cpu_s"] <= args.max_other_cpu:
             return result
         print(f"    {kind}: other processes used {result['other_cpu_s']:.1f} CPU s, repeating", flush=True)
@@ -124,16 +145,19 @@ def measure_undisturbed(kind, model, batch_size, steps, args, extra) -> dict:
 
 def benchmark(args) -> list[dict]:
     rows = []
-    for model in args.models:
+    # (name, the overrides that select it: an experiment, or a case's own, for both loops)
+    configs = [(model, [f"experiment={model}"]) for model in args.models] + list(args.cases)
+    for model, config in configs:
         for batch_size in args.batch_sizes:
-            steps = args.steps or max(20, STEPS[model] * 128 // batch_size)
+            default = max(20, STEPS[model] * 128 // batch_size) if model in STEPS else CASE_STEPS
+            steps = args.steps or default
             for variant in args.variants:
                 runs = {"plain": [], "template": []}
                 for pair in range(args.pairs):
                     order = ("plain", "template") if pair % 2 == 0 else ("template", "plain")
                     for kind in order:
                         runs[kind].append(
-                            measure_undisturbed(kind, model, batch_size, steps, args, VARIANTS[variant])
+                            measure_undisturbed(kind, config, batch_size, steps, args, VARIANTS[variant])
                         )
                     p, t = runs["plain"][-1], runs["template"][-1]
                     print(
@@ -142,12 +166,15 @@ def benchmark(args) -> list[dict]:
                         flush=True,
                     )
                 rows.append(row(model, batch_size, variant, runs))
+                rows[-1]["overrides"] = config
                 print_row(rows[-1])
     return rows
 
 
-def median(runs: list[dict], key: str) -> float:
-    return statistics.median(r[key] for r in runs)
+def median(runs: list[dict], key: str) -> float | None:
+    """None when a run has no value (test times with `test=false`)."""
+    values = [r[key] for r in runs]
+    return None if None in values else statistics.median(values)
 
 
 def row(model: str, batch_size: int, variant: str, runs: dict) -> dict:
@@ -185,15 +212,20 @@ def print_row(r: dict) -> None:
     print(
         f"{r['model']:6} {r['batch_size']:>4} {r['variant']:13} {r['plain_samples_per_s']:>8.0f} "
         f"{r['template_samples_per_s']:>8.0f} {r['ratio']:>6.3f} {r['template_epoch_s']:>8.1f} "
-        f"{r['template_test_s']:>7.2f} {r['template_first_step_s']:>10.1f} {r['template_peak_rss_mb']:>7.0f}"
-        f"   (plain: epoch {r['plain_epoch_s']:.1f} s, test {r['plain_test_s']:.2f} s, first step "
+        f"{seconds(r['template_test_s']):>7} {r['template_first_step_s']:>10.1f} "
+        f"{r['template_peak_rss_mb']:>7.0f}"
+        f"   (plain: epoch {r['plain_epoch_s']:.1f} s, test {seconds(r['plain_test_s'])} s, first step "
         f"{r['plain_first_step_s']:.1f} s, RSS {r['plain_peak_rss_mb']:.0f} MB; pair ratios "
         f"{' '.join(f'{x:.2f}' for x in r['pair_ratios'])}; other CPU <= {r['max_other_cpu_s']:.1f} s)",
         flush=True,
     )
 
 
-def plain_loop(model: str, batch_size: int, steps: int, data_dir: str) -> None:
+def seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def plain_loop(config: list[str], batch_size: int, steps: int, data_dir: str) -> None:
     """The reference: the same network, optimizer, schedule and batch ops; no Lightning, no DataLoader."""
     import resource
 
@@ -201,31 +233,39 @@ def plain_loop(model: str, batch_size: int, steps: int, data_dir: str) -> None:
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
-    from lightning_hydra_template.data.batch_transforms import BatchPreprocessor
-    from lightning_hydra_template.optim.param_groups import param_groups
+    from lightning_hydra_template.models.classifier import freeze_parameters
+    from lightning_hydra_template.optim.param_groups import apply_lr_multipliers, param_groups
     from lightning_hydra_template.run.host_memory import keep_freed_memory
     from lightning_hydra_template.run.project import CONFIG_DIR, export_project_root
 
     export_project_root()
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={model}", f"data.batch_size={batch_size}"])
+        # A bare name is an experiment (`--plain cnn`); anything else, Hydra overrides (--cases).
+        config = [c if "=" in c else f"experiment={c}" for c in config]
+        cfg = compose("train", overrides=[*config, f"data.batch_size={batch_size}"])
     keep_freed_memory(cfg.malloc_trim_threshold_mb)  # the template's allocator setting, for a fair race
     torch.manual_seed(cfg.seed)
     data = instantiate(cfg.data, data_dir=data_dir)
     data.setup()
     images, labels = data.datasets["train"].images, data.datasets["train"].labels
-    preprocess = BatchPreprocessor(
-        cfg.data.mean, cfg.data.std, cfg.data.crop_padding, cfg.data.horizontal_flip
-    )
+    preprocess = data.preprocess  # the datamodule's own: augmentation, normalisation, channels, resize
     net = instantiate(cfg.model.net)
+    freeze_parameters(net, cfg.model.freeze)  # no gradients for them; out of the optimizer below
     # The same memory format as the template's default for this model (cfg.model.channels_last).
     memory_format = torch.channels_last if cfg.model.channels_last else torch.contiguous_format
     net.to(memory_format=memory_format)
-    optimizer = instantiate(cfg.optimizer)(param_groups(net))
+    optimizer = instantiate(cfg.optimizer)(
+        param_groups(net, cfg.model.decay_norm_and_bias, cfg.model.lr_multipliers)
+    )
+    apply_lr_multipliers(optimizer)
     schedule = instantiate(cfg.scheduler).build(optimizer, steps)["scheduler"] if cfg.scheduler else None
 
     step_starts, batch_sizes = [], []
     net.train()
+    for module in net.modules():  # frozen batch norms keep their running statistics, as in the template
+        params = list(module.parameters(recurse=False))
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and params:
+            module.train(any(p.requires_grad for p in params))
     while len(step_starts) < steps:
         for index in torch.randperm(len(labels)).split(batch_size):  # a new permutation per epoch
             if len(step_starts) == steps:
@@ -242,21 +282,23 @@ def plain_loop(model: str, batch_size: int, steps: int, data_dir: str) -> None:
     step_starts.append(time.time())
 
     test = data.datasets["test"]
-    started = time.perf_counter()
-    net.eval()
-    correct = 0
-    with torch.no_grad():
-        for index in torch.arange(len(test)).split(1000):
-            x = preprocess(test.images[index], training=False).contiguous(memory_format=memory_format)
-            correct += (net(x).argmax(1) == test.labels[index]).sum().item()
-    test_seconds = time.perf_counter() - started
+    test_seconds, correct = None, None
+    if cfg.test:  # test=false (as the template skips its test)
+        started = time.perf_counter()
+        net.eval()
+        correct = 0
+        with torch.no_grad():
+            for index in torch.arange(len(test)).split(1000):
+                x = preprocess(test.images[index], training=False).contiguous(memory_format=memory_format)
+                correct += (net(x).argmax(1) == test.labels[index]).sum().item()
+        test_seconds = time.perf_counter() - started
     Path(os.environ["PLAIN_OUT"]).write_text(
         json.dumps(
             {
                 "step_starts": step_starts,
                 "batch_sizes": batch_sizes,
                 "test_seconds": test_seconds,
-                "test_acc": correct / len(test),
+                "test_acc": None if correct is None else correct / len(test),
                 "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             }
         )
@@ -265,7 +307,18 @@ def plain_loop(model: str, batch_size: int, steps: int, data_dir: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", default=["mlp", "cnn", "lstm"], choices=sorted(STEPS))
+    parser.add_argument(
+        "--models", nargs="+", choices=sorted(STEPS), help="default: mlp cnn lstm, unless --cases is given"
+    )
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        type=parse_case,
+        default=[],
+        metavar="NAME:OVERRIDES",
+        help="other configurations, as comma-separated Hydra overrides for both loops, e.g. "
+        "resnet18_64:model=torchvision,model.net.weights=null,data.image_size=64,test=false",
+    )
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[128, 512])
     parser.add_argument("--variants", nargs="+", default=["default"], choices=sorted(VARIANTS))
     parser.add_argument("--pairs", type=int, default=5, help="interleaved plain/template pairs")
@@ -273,12 +326,17 @@ def main() -> None:
     parser.add_argument("--retries", type=int, default=2)
     parser.add_argument("--data-dir", default=os.environ.get("DATA_DIR", str(ROOT / "data")))
     parser.add_argument("--json", type=Path, help="also write the rows here")
-    parser.add_argument("--plain", choices=sorted(STEPS), help=argparse.SUPPRESS)
+    parser.add_argument("--plain", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument(
         "--steps", type=int, help="training steps per run (default: per model and batch size)"
     )
+    parser.add_argument(
+        "--warmup", type=int, help="first steps left out of the rate (default: a fifth of them, at least 5)"
+    )
     args = parser.parse_args()
     args.data_dir = str(Path(args.data_dir).resolve())
+    if args.models is None:
+        args.models = [] if args.cases else ["mlp", "cnn", "lstm"]
     if args.plain:
         plain_loop(args.plain, args.batch_sizes[0], args.steps, args.data_dir)
         return

@@ -37,6 +37,25 @@ def test_throughput_races_the_template_against_the_plain_loop(real_data_dir, tmp
 
 
 @pytest.mark.slow
+def test_throughput_races_a_case_of_overrides_resnet18_frozen_at_64_px(real_data_dir, tmp_path):
+    rows_path = tmp_path / "rows.json"
+    freeze = "model.freeze=[conv1,bn1,layer1,layer2,layer3,layer4]"
+    case = f"resnet18:model=torchvision,model.net.weights=null,data.image_size=64,test=false,{freeze}"
+    result = run(
+        "benchmarks/throughput.py",
+        *("--cases", case, "--batch-sizes", "8", "--pairs", "1", "--steps", "7"),
+        *("--max-other-cpu", "1000", "--json", str(rows_path)),
+        data_dir=real_data_dir,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (row,) = json.loads(rows_path.read_text())  # the case alone: no MLP, CNN, LSTM by default
+    assert row["model"] == "resnet18" and row["batch_size"] == 8 and row["pairs"] == 1
+    assert row["overrides"][-1] == freeze  # the list's commas stay inside its override
+    assert row["ratio"] == pytest.approx(row["template_samples_per_s"] / row["plain_samples_per_s"])
+    assert row["template_test_s"] is None and row["plain_test_s"] is None  # test=false in both
+
+
+@pytest.mark.slow
 def test_inference_races_eager_onnxruntime_and_torch_export(real_data_dir, tmp_path):
     rows_path = tmp_path / "inference.json"
     result = run(
