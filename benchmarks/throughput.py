@@ -108,7 +108,9 @@ def template_command(
     return [
         sys.executable, "train.py", *config, f"data.batch_size={batch_size}",
         f"trainer.max_steps={steps}", "trainer.limit_val_batches=0", "trainer.num_sanity_val_steps=0",
-        "callbacks.model_checkpoint=null", "+callbacks@callbacks.step_timer=step_timer",
+        # model_checkpoint=null alone would leave Lightning's own checkpoint callback in place
+        "callbacks.model_checkpoint=null", "+trainer.enable_checkpointing=false",
+        "+callbacks@callbacks.step_timer=step_timer",
         "logger=csv", f"hydra.run.dir={run_dir}", *extra,
     ]  # fmt: skip
 

@@ -1,0 +1,34 @@
+"""StepTimer: the timestamps benchmarks/throughput.py turns into training rates."""
+
+import json
+import time
+
+import lightning as L
+
+from lightning_hydra_template.callbacks.step_timer import StepTimer
+
+from ..helpers import fit_on_random_images, frozen_cnn
+
+
+class SlowEpochEnd(L.Callback):
+    """Stands in for the epoch-end work (checkpoint, plots) that is not part of any step."""
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        time.sleep(0.5)
+
+
+def test_a_start_per_step_then_the_end_of_the_last_step_not_of_the_epoch_end_hooks():
+    timer = StepTimer()
+    fit_on_random_images(frozen_cnn(), epochs=1, callbacks=[timer, SlowEpochEnd()])
+    assert len(timer.step_starts) == 4 + 1 and timer.batch_sizes == [8, 8, 8, 8]
+    steps = [end - start for start, end in zip(timer.step_starts, timer.step_starts[1:])]
+    assert all(seconds >= 0 for seconds in steps)
+    assert steps[-1] < 0.4  # the 0.5 s sleep after the last step is not charged to it
+
+
+def test_writes_the_timings_with_peak_memory(tmp_path):
+    timer = StepTimer(str(tmp_path / "run" / "step_times.json"))
+    fit_on_random_images(frozen_cnn(), epochs=1, callbacks=[timer])
+    written = json.loads((tmp_path / "run" / "step_times.json").read_text())
+    assert written["step_starts"] == timer.step_starts and written["test_seconds"] is None
+    assert written["peak_rss_mb"] > 0
