@@ -152,6 +152,8 @@ def test_a_trial_left_running_by_a_sweep_that_died_is_failed_by_the_next_sweep(t
     study = open_study("s", storage, "maximize", heartbeat_s=1)
     with Heartbeat(study, 1) as heartbeat:
         heartbeat.add(ask(study, {}))  # then the sweep "dies": nothing beats for the trial any more
-    time.sleep(2.5)  # past the grace period: two missed beats
+    # Past the grace period (two missed beats, over 2 s) on SQLite's clock, which counts whole
+    # seconds: a beat at 10.0 s and a check at 12.9 s read 10 and 12, not yet over 2 s apart.
+    time.sleep(3.5)
     fail_stale_trials(open_study("s", storage, "maximize", heartbeat_s=1))  # what a new sweep does first
     assert [t.state for t in optuna.load_study(study_name="s", storage=storage).trials] == [TrialState.FAIL]
