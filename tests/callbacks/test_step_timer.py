@@ -32,3 +32,9 @@ def test_writes_the_timings_with_peak_memory(tmp_path):
     written = json.loads((tmp_path / "run" / "step_times.json").read_text())
     assert written["step_starts"] == timer.step_starts and written["test_seconds"] is None
     assert written["peak_rss_mb"] > 0
+
+
+def test_a_fit_without_training_steps_records_no_end():
+    timer = StepTimer()
+    timer.on_train_end(trainer=None, pl_module=None)  # as when limit_train_batches=0
+    assert timer.step_starts == []

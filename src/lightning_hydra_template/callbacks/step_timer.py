@@ -20,6 +20,7 @@ class StepTimer(L.Callback):
         self.step_starts: list[float] = []
         self.batch_sizes: list[int] = []
         self.test_seconds: float | None = None
+        self._last_step_end: float | None = None
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         self.step_starts.append(time.time())
@@ -31,7 +32,8 @@ class StepTimer(L.Callback):
     def on_train_end(self, trainer, pl_module) -> None:
         # The end of the last step, not now: the epoch-end hooks in between (checkpoint, plots) take
         # a fixed few hundred ms that would be charged to the last step, and so to the rate.
-        self.step_starts.append(self._last_step_end)
+        if self._last_step_end is not None:  # None: no training step ran
+            self.step_starts.append(self._last_step_end)
 
     def on_test_epoch_start(self, trainer, pl_module) -> None:
         self._test_started = time.perf_counter()
