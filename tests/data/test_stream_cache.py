@@ -96,7 +96,9 @@ def test_bad_images_in_a_streamed_dataset_are_all_reported_before_anything_is_wr
     with pytest.raises(DataError) as error:
         streamed(csv_with_bad_images, tmp_path)
     message = str(error.value)
-    assert "images/dog1.jpg" in message and "images/fox2.jpg" in message and "data.on_bad_rows=skip" in message
+    assert (
+        "images/dog1.jpg" in message and "images/fox2.jpg" in message and "data.on_bad_rows=skip" in message
+    )
     assert counter.calls == 0 and not list((tmp_path / "cache").glob("*"))
 
 

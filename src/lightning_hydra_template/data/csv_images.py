@@ -117,6 +117,8 @@ class CSVImageDataModule(InMemoryDataModule):
         self.storage: str | None = None  # memory or stream, once chosen
         self.streams: dict[str, Path] = {}
         self._stream_stats: tuple[list[float], list[float]] | None = None
+        self._train_loader = None  # the streaming training loader, whose state checkpoints keep
+        self._stream_state: dict | None = None  # that state, from a checkpoint being resumed
         self._encoder: LabelEncoder | None = None
 
     @property
@@ -259,9 +261,27 @@ class CSVImageDataModule(InMemoryDataModule):
             return super()._loader(split, batch_size, shuffle)
         from litdata import StreamingDataLoader
 
-        return StreamingDataLoader(
-            self.streamed(split, shuffle), batch_size=batch_size, **self.loader_options
-        )
+        options = self.loader_options
+        loader = StreamingDataLoader(self.streamed(split, shuffle), batch_size=batch_size, **options)
+        if split == "train":
+            self._train_loader = loader
+            if self._train_position is not None:
+                self._resume_stream(loader, *self._train_position)
+        return loader
+
+    def _resume_stream(self, loader, epoch: int, batches_done: int) -> None:
+        """Put a new training loader where the checkpoint's left off, before its first pass.
+
+        Here rather than through Lightning's own restore of loader states: Lightning builds and
+        iterates the loader before it restores its loops when a scheduler asks how many steps the
+        run has (`estimated_stepping_batches`), and then never applies the saved state.
+        """
+        self._train_position = None
+        if batches_done == 0:
+            # LitData counts passes from 1 and starts one at each iter(): epoch e is its pass e + 1.
+            loader.current_epoch = epoch
+        elif self._stream_state is not None:
+            loader.load_state_dict(self._stream_state)
 
     def streamed(self, split: str, shuffle: bool = False) -> StreamedImages:
         """The split as a LitData dataset: augmented (training) or resized and centre-cropped."""
@@ -281,8 +301,16 @@ class CSVImageDataModule(InMemoryDataModule):
         return super().example_images()
 
     def state_dict(self) -> dict:
-        """Saved in checkpoints: the class list the model's outputs refer to (and the data position)."""
-        return {**super().state_dict(), "class_names": self.class_names}
+        """Saved in checkpoints: the class list the model's outputs refer to (and the data position).
+
+        Streaming mid-epoch, also the loader's own state (LitData's: the samples each worker has
+        given), from which a resumed run goes on at the next sample.
+        """
+        state = {**super().state_dict(), "class_names": self.class_names}
+        position = state.get("train_position")
+        if self.storage == "stream" and position and position[1] > 0 and self._train_loader is not None:
+            state["stream_loader"] = self._train_loader.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         if state.get("class_names") and state["class_names"] != self.class_names:
@@ -290,4 +318,5 @@ class CSVImageDataModule(InMemoryDataModule):
                 f"The checkpoint was trained on classes {state['class_names'][:10]}, but the CSV now gives "
                 f"{self.class_names[:10]}; evaluate with the CSV it was trained on."
             )
+        self._stream_state = state.get("stream_loader")
         super().load_state_dict(state)
