@@ -121,6 +121,6 @@ def test_under_ddp_each_process_streams_its_own_shard_in_as_many_batches(csv_pat
     assert result.returncode == 0, result.stderr[-3000:]
     for epoch in (0, 1):
         ranks = [json.loads((record / f"rank{r}-epoch{epoch}.json").read_text()) for r in (0, 1)]
-        assert len(ranks[0]) == len(ranks[1]) == 2  # 12 training images, 6 a process, batches of 3
+        assert len(ranks[0]) == len(ranks[1]) == 3  # 18 training images, 9 a process, batches of 3
         seen = [{digest for batch in batches for digest in batch} for batches in ranks]
-        assert len(seen[0]) == len(seen[1]) == 6 and not seen[0] & seen[1]  # disjoint shards
+        assert len(seen[0]) == len(seen[1]) == 9 and not seen[0] & seen[1]  # disjoint shards
