@@ -42,3 +42,19 @@ def test_the_datamodule_streams_what_does_not_fit_its_budget(tmp_path, caplog):
         tight = CSVImageDataModule(str(csv_path), memory_fraction=1e-12, num_workers=0, **options)
         tight.prepare_data()
     assert tight.storage == "stream" and "data.storage=auto chose stream" in caplog.text
+
+
+def test_under_ddp_every_process_takes_the_first_processs_choice(tmp_path):
+    from types import SimpleNamespace
+
+    csv_path = rgb_jpegs_with_names(tmp_path, per_class=4)
+    # The second process of a DDP run: it skipped prepare_data; the first one chose to stream.
+    datamodule = CSVImageDataModule(
+        str(csv_path), cache_dir=str(tmp_path / "cache"), image_size=16, val_ratio=0.25, test_ratio=0.25,
+        num_workers=0,
+    )  # fmt: skip
+    datamodule.trainer = SimpleNamespace(
+        world_size=2, strategy=SimpleNamespace(broadcast=lambda obj, src: "stream")
+    )
+    datamodule.setup("fit")
+    assert datamodule.storage == "stream"  # though its own auto would have kept a few KB in memory

@@ -131,3 +131,15 @@ def test_an_interrupted_optimisation_is_never_used(tmp_path, monkeypatch):
     datamodule = streamed(csv_path, tmp_path)
     assert counter.calls == 3 and datamodule.streams["train"].parent.name.endswith(".stream")
     assert len(every_sample(datamodule.train_dataloader())[1]) == 6
+
+
+def test_the_streaming_commands_of_the_docs_compose(compose_config, tmp_path):
+    cfg = compose_config(["experiment=csv_cnn", "data.csv_path=/data/pets/labels.csv", "data.storage=stream",
+                          "data.image_size=64"])  # fmt: skip
+    assert cfg.data.storage == "stream" and cfg.data.stream_transforms[0].size == 64
+    augment = (
+        "data.stream_transforms=[{_target_: torchvision.transforms.v2.RandomResizedCrop, size: 224}, "
+        "{_target_: torchvision.transforms.v2.TrivialAugmentWide}]"
+    )
+    cfg = compose_config(["experiment=csv_finetune", "data.csv_path=/data/pets/labels.csv", augment])
+    assert cfg.data.stream_transforms[1]._target_.endswith("TrivialAugmentWide")

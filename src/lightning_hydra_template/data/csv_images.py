@@ -141,13 +141,14 @@ class CSVImageDataModule(InMemoryDataModule):
         if self.storage is None:
             self._load()
 
-    def _load(self) -> None:
+    def _load(self, storage: str | None = None) -> None:
+        """Check the rows, then hold the images in memory or stream them (`storage` given: that one)."""
         kept, problems = checked_rows(self.splits, self.image_dir, self.encoder)
         splits = [s for s in SPLITS if not (s == "test" and kept["test"] is kept["val"])]
         # In split order, so that each split of the decoded array is one slice of it, not a copy.
         files = list(dict.fromkeys(path for s in splits for _, path, _ in kept[s]))
         decoded_bytes = len(files) * self.channels * self.image_size**2
-        self.storage = choose_storage(self.requested_storage, decoded_bytes, self.memory_fraction)
+        self.storage = storage or choose_storage(self.requested_storage, decoded_bytes, self.memory_fraction)
         if self.storage == "memory":
             self.datasets = self._load_memory(kept, splits, files, problems)
         else:
@@ -231,8 +232,9 @@ class CSVImageDataModule(InMemoryDataModule):
         return {s: folder / (s if s in splits else "val") for s in SPLITS}
 
     def setup(self, stage: str | None = None) -> None:
-        if self.storage is None:  # other processes of a DDP run, which skip prepare_data
-            self._load()
+        chosen = self._first_process_storage()
+        if self.storage is None or self.storage != chosen:  # DDP processes that skipped prepare_data
+            self._load(chosen)
         if self.preprocess is not None:
             return
         if self.storage == "stream":
@@ -255,6 +257,18 @@ class CSVImageDataModule(InMemoryDataModule):
             resize=self.eval_resize if self.storage == "stream" else None,
             **self.augment,
         )
+
+    def _first_process_storage(self) -> str | None:
+        """Under DDP, the storage the first process chose: every process must read the data alike.
+
+        `auto` decides from the memory available, which the first process's own array has already
+        taken by the time the others look: alone, they could choose otherwise, and a process
+        streaming beside one in memory would see other batches, and another number of them.
+        """
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            return self.storage
+        return trainer.strategy.broadcast(self.storage, src=0)
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader | InMemoryBatches:
         if self.storage != "stream":
