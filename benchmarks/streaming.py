@@ -13,6 +13,7 @@ cgroup v1 (/sys/fs/cgroup/memory).
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -75,7 +76,7 @@ def train_command(folder: Path, storage: str, cache: Path, extra: list[str]) -> 
     return [
         sys.executable, "train.py", "experiment=csv_cnn", "data=image_folder", f"data.root={folder}",
         f"data.storage={storage}", "data.image_size=224", f"data.cache_dir={cache}",
-        "data.batch_size=32",
+        "data.batch_size=32", "data.eval_batch_size=32",
         "model.net.channels=[8,16]", "model.net.hidden_size=16", "trainer.max_epochs=1",
         "trainer.limit_train_batches=30", "trainer.limit_val_batches=5", "test=false",
         "callbacks.rich_progress_bar=null", "callbacks.rich_model_summary=null", "logger=csv", *extra,
@@ -111,6 +112,7 @@ def peak(args: argparse.Namespace) -> None:
     for count in args.sizes:
         folder = make_images(args.root, count)
         for storage in args.storages:
+            shutil.rmtree(args.root / "cache", ignore_errors=True)  # cold: decoding or writing included
             log_dir = f"paths.log_dir={args.root / 'logs'}"
             code, mb, seconds = run_measured(train_command(folder, storage, args.root / "cache", [log_dir]))
             decoded = count * 3 * 224 * 224 / 2**20
@@ -132,10 +134,10 @@ def cgroup(args: argparse.Namespace) -> None:
         # The shell joins the group, then becomes the run: every process it starts is inside too.
         enter = ["sh", "-c", f'echo $$ > {group}/tasks && exec "$@"', "sh"]
         for storage in args.storages:
+            cache = args.root / "cgroup_cache"
+            shutil.rmtree(cache, ignore_errors=True)  # cold: decoding or writing inside the limit too
             log_dir = f"paths.log_dir={args.root / 'logs'}"
-            code, mb, seconds = run_measured(
-                train_command(folder, storage, args.root / "cache", [log_dir]), enter
-            )
+            code, mb, seconds = run_measured(train_command(folder, storage, cache, [log_dir]), enter)
             max_usage = int((group / "memory.max_usage_in_bytes").read_text()) / 2**20
             failcnt = int((group / "memory.failcnt").read_text())
             outcome = "completed" if code == 0 else "killed" if code < 0 else "failed"
