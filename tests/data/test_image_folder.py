@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from lightning_hydra_template.config.builders import build_datamodule
 from lightning_hydra_template.data.image_folder import ImageFolderDataModule
 from lightning_hydra_template.errors import DataError, MissingFileError
-from lightning_hydra_template.run.builders import build_datamodule
 
 from ..helpers import class_folders
 

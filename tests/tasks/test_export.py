@@ -109,8 +109,8 @@ def test_a_model_trained_on_streamed_photos_exports_and_predicts_with_their_resi
     from PIL import Image
 
     from lightning_hydra_template.data.image_cache import to_channels_and_size
-    from lightning_hydra_template.models.onnx_predictor import OnnxPredictor
-    from lightning_hydra_template.models.predictor import Predictor
+    from lightning_hydra_template.inference.onnx_predictor import OnnxPredictor
+    from lightning_hydra_template.inference.predictor import Predictor
 
     cfg = compose_config(["experiment=csv_cnn", "data.storage=stream", "data.num_workers=0",
                           "data.image_size=16", *SMALL["cnn"]])  # fmt: skip

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from ..run.atomic_files import atomic_write_json
+from ..atomic_files import atomic_write_json
 from .channel_stats import ChannelStats
 from .image_cache import to_channels_and_size
 
