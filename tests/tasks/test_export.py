@@ -85,6 +85,15 @@ def test_a_tampered_export_fails_its_parity_check_and_is_not_kept(compose_config
     assert not list(checkpoint.parent.parent.glob("*model*"))  # neither model.onnx nor the unchecked file
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_an_exported_model_that_outputs_nan_or_infinity_fails_the_parity_check(bad):
+    expected = torch.full((4, 10), 0.1)
+    actual = expected.clone()
+    actual[2] = bad  # argmax of a NaN row still agrees: only the difference tells
+    with pytest.raises(ParityError, match="max \\|diff\\| (nan|inf)"):
+        export_module.check_parity(expected, actual, max_abs_diff=1e-4)
+
+
 def test_the_torch_program_loads_and_matches(compose_config, tmp_path):
     checkpoint = trained(compose_config, "cnn")
     result = export_with(compose_config, checkpoint, "format=torch", f"output={tmp_path / 'm.pt2'}")

@@ -150,7 +150,8 @@ def check_parity(expected, actual, max_abs_diff: float) -> dict[str, Any]:
     """Largest probability difference and top-1 agreement; a ParityError when either falls short."""
     difference = float((expected - actual).abs().max())
     agree = int((expected.argmax(-1) == actual.argmax(-1)).sum())
-    if difference > max_abs_diff or agree != len(expected):
+    # `not <=`: a NaN difference (an output of NaN) fails, where `difference > max_abs_diff` is False.
+    if not difference <= max_abs_diff or agree != len(expected):
         raise ParityError(
             f"The exported model disagrees with PyTorch: max |diff| {difference:.2e} "
             f"(allowed {max_abs_diff:.0e}), top-1 agreement {agree}/{len(expected)}. The export was not "
