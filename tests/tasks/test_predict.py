@@ -117,6 +117,53 @@ def test_a_folder_is_searched_recursively_and_unreadable_files_are_reported(
         predict_with(compose_config, checkpoint, root, "on_bad_images=error")
 
 
+def test_a_csv_follows_the_datamodules_path_rule_and_opens_nothing_outside_its_folder(
+    compose_config, checkpoint, new_images, caplog
+):
+    root, _, _ = new_images
+    outside = root.parent / "outside.png"
+    outside.write_bytes((root / "batch0" / "00.png").read_bytes())
+    csv_path = root / "labels.csv"
+    with open(csv_path, "a") as f:
+        f.write("/etc/passwd,Bag\n../outside.png,Bag\n")
+    summary = predict_with(compose_config, checkpoint, csv_path)
+    assert summary["images"] == 30 and summary["unreadable"] == 2
+    assert (
+        "/etc/passwd: path outside image_dir: absolute path; give it relative to csv.image_dir" in caplog.text
+    )
+    assert "outside.png: path outside image_dir: `..` leads out of csv.image_dir" in caplog.text
+    predicted = Path(summary["predictions"]).read_text()
+    assert "passwd" not in predicted and "outside.png" not in predicted
+
+
+def test_nothing_classified_is_an_error_and_a_csv_of_another_folder_names_it(
+    compose_config, checkpoint, new_images
+):
+    root, _, _ = new_images
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "a.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="No image was classified"):
+        predict_with(compose_config, checkpoint, broken)
+    # images-to-csv writes paths relative to the image folder; the CSV moved elsewhere loses them.
+    moved = root.parent / "labels.csv"
+    moved.write_text((root / "labels.csv").read_text())
+    with pytest.raises(DataError) as raised:
+        predict_with(compose_config, checkpoint, moved)
+    message = str(raised.value)
+    assert f"Most files were looked up under {root.parent} and are not there" in message
+    assert "csv.image_dir=<that folder>" in message and "No image was classified" in message
+    assert predict_with(compose_config, checkpoint, moved, f"csv.image_dir={root}")["images"] == 30
+
+
+def test_a_16_bit_png_is_classified_as_its_8_bit_original(checkpoint, new_images, tmp_path):
+    root, pixels, _ = new_images
+    sixteen_bit = tmp_path / "scan16.png"
+    Image.fromarray(pixels[0].astype(np.uint16) * 257).save(sixteen_bit)
+    predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
+    assert torch.equal(predictor.to_pixels(sixteen_bit), predictor.to_pixels(root / "batch0" / "00.png"))
+
+
 def test_the_python_api_classifies_paths_pil_images_and_tensors_alike(checkpoint, new_images):
     root, pixels, _ = new_images
     predictor = Predictor.from_checkpoint(checkpoint, device="cpu")

@@ -155,6 +155,25 @@ def test_the_api_answers_a_batch_of_requests_as_predictor_classify(compose_confi
     assert_same_answer(alone, expected[0])
 
 
+def encoded(image: Image.Image, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def test_an_upload_in_a_mode_of_more_than_8_bits_is_read_as_training_reads_it_or_refused():
+    from fastapi import HTTPException
+
+    from lightning_hydra_template.models.classifier_api import check_image
+
+    grey = fake_images(np.arange(1), seed=3)[0]
+    check_image(encoded(Image.fromarray(grey.astype(np.uint16) * 257), "PNG"))  # a 16-bit PNG: accepted
+    check_image(encoded(Image.fromarray(grey.astype(np.float32) / 255, "F"), "TIFF"))  # floats in [0, 1]
+    with pytest.raises(HTTPException) as refused:
+        check_image(encoded(Image.fromarray(np.full((8, 8), 200.0, np.float32), "F"), "TIFF"))
+    assert refused.value.status_code == 400 and "float pixels from 200 to 200" in refused.value.detail
+
+
 # --- A real server on localhost ---------------------------------------------------------------------
 
 

@@ -106,8 +106,10 @@ class CSVImageDataModule(InMemoryDataModule):
 
     def _load(self) -> dict[str, InMemoryImages]:
         kept, problems = checked_rows(self.splits, self.image_dir, self.encoder)
-        files = sorted({path for s in SPLITS for _, path, _ in kept[s]})
-        settings = {"channels": self.channels, "image_size": self.image_size, "version": 2}
+        files = sorted({path for s in SPLITS for _, path, _ in kept[s]})  # one per kept row
+        rows = len(problems) + len(files)
+        # version 3: 16-bit, integer and float images scaled to 8 bits, EXIF orientation applied
+        settings = {"channels": self.channels, "image_size": self.image_size, "version": 3}
         key = cache_key(self.splits.csv_files(), files, settings)
         images, failures = load_or_decode(
             self.cache_dir, key, files, self.channels, self.image_size, self.decode_workers
@@ -127,7 +129,7 @@ class CSVImageDataModule(InMemoryDataModule):
                 indices.append(index_of[path])
                 labels.append(label)
             samples[split] = (indices, labels)
-        report_problems(problems, self.on_bad_rows, self.image_dir)
+        report_problems(problems, self.on_bad_rows, self.image_dir, rows)
         labels = {split: split_labels for split, (_, split_labels) in samples.items()}
         check_split_labels(labels, self.splits, self.class_names, self.expected_num_classes)
         tensor = torch.from_numpy(images)

@@ -17,26 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..run.atomic_files import atomic_write_json, atomic_write_with
+from .image_files import decode_image
 
 log = logging.getLogger(__name__)
-
-
-def decode_image(path: Path, channels: int, image_size: int) -> np.ndarray:
-    """One image file -> uint8 `[channels, image_size, image_size]` (converted and resized)."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return to_channels_and_size(image, channels, image_size)
-
-
-def to_channels_and_size(image, channels: int, image_size: int) -> np.ndarray:
-    """A PIL image -> uint8 `[channels, image_size, image_size]`: what training and prediction see."""
-    from PIL import Image
-
-    image = image.convert("L" if channels == 1 else "RGB")
-    image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
-    pixels = np.asarray(image, dtype=np.uint8)
-    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
 def cache_key(csv_files: Sequence[Path], image_files: Sequence[Path], settings: dict) -> str:

@@ -19,6 +19,9 @@ from PIL import Image, UnidentifiedImageError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ..data.image_files import to_8_bit
+from ..errors import DataError
+
 FORM_FIELDS = ("image", "file")  # the names a multipart upload may use
 
 
@@ -44,6 +47,9 @@ def check_image(data: bytes) -> None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()  # the pixels too: a truncated file opens, and fails only here
+            to_8_bit(image)  # pixels out of the range their mode is read in: refused here
+    except DataError as error:
+        raise HTTPException(400, str(error)) from None
     except Exception as error:  # Pillow raises many types for foreign bytes (OSError, SyntaxError, ...)
         reason = "not a format it knows" if isinstance(error, UnidentifiedImageError) else str(error)
         raise HTTPException(400, f"the request body is not an image Pillow can read ({reason})") from None

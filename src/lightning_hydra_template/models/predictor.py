@@ -44,7 +44,7 @@ class Predictor:
 
     def to_pixels(self, image: Any) -> torch.Tensor:
         """A path, a PIL image or a uint8 `[C, H, W]` tensor -> uint8 `[C, size, size]`, as in training."""
-        from ..data.image_cache import decode_image, to_channels_and_size
+        from ..data.image_files import decode_image, to_channels_and_size
 
         if isinstance(image, torch.Tensor):
             return image

@@ -58,7 +58,8 @@ def explain(cfg: DictConfig) -> dict[str, Any]:
     predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)
     if cfg.method == "occlusion":  # a window that cannot work says so before any image is read
         occlusion_settings(predictor.image_size, cfg.occlusion.window, cfg.occlusion.stride)
-    files, labels = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
+    inputs = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
+    files, labels = inputs.files, inputs.labels
     if len(files) > cfg.max_images:
         log.info("Explaining the first %d of %d images (max_images)", cfg.max_images, len(files))
     files = files[: cfg.max_images]
@@ -69,7 +70,8 @@ def explain(cfg: DictConfig) -> dict[str, Any]:
     output = Path(cfg.output).expanduser() if cfg.output else Path(HydraConfig.get().runtime.output_dir)
     output.mkdir(parents=True, exist_ok=True)
     tag = f"explain/{cfg.method}"
-    written, unreadable, grid, deltas = [], [], [], []
+    written, grid, deltas = [], [], []
+    unreadable = [f"{file}: {reason}" for file, reason in inputs.refused]
     steps = 0  # TensorBoard grids written: the step of the next one
     started = time.perf_counter()
     with (

@@ -9,6 +9,7 @@ import csv
 import io
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,37 +23,41 @@ log = logging.getLogger(__name__)
 CHUNK = 4096  # images decoded at once: bounds memory on large folders
 
 
-def image_suffixes() -> set[str]:
-    """Every file extension Pillow can open here."""
-    from PIL import Image
+@dataclass
+class Inputs:
+    """What `input=` names: the images to classify, their labels, and the rows refused unopened."""
 
-    Image.init()
-    return {suffix for suffix, name in Image.registered_extensions().items() if name in Image.OPEN}
+    files: list[Path]
+    labels: list[str] | None = None  # a CSV's label column, one per file
+    refused: list[tuple[Path, str]] = field(default_factory=list)  # (file, why): a CSV's bad paths
+    image_dir: Path | None = None  # where a CSV's paths were looked up
+    mostly_missing: bool = False  # most of a CSV's files are not under image_dir
 
 
-def list_inputs(path: Path, csv_form: Mapping[str, Any] | None = None) -> tuple[list[Path], list[str] | None]:
+def list_inputs(path: Path, csv_form: Mapping[str, Any] | None = None) -> Inputs:
     """The images to classify and, for a CSV with a label column, their labels.
 
     `csv_form` reads a CSV as the CSV datamodule does: `file_column`, `label_column` (null: none),
-    `header` and `image_dir` (null: the CSV's folder).
+    `header` and `image_dir` (null: the CSV's folder), with its path rule: no absolute paths, no
+    `..` and no symlink out of image_dir.
     """
+    from ..data.image_files import image_suffixes, is_image_name
+
     if not path.exists():
         raise MissingFileError(f"input={path} does not exist; give an image, a folder of images or a CSV.")
     if path.is_dir():
-        suffixes = image_suffixes()
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+        files = sorted(p for p in path.rglob("*") if p.is_file() and is_image_name(p))
         if not files:
-            raise DataError(
-                f"input={path} holds no image files (looked for {', '.join(sorted(suffixes)[:8])}...)."
-            )
-        return files, None
+            looked_for = ", ".join(sorted(image_suffixes())[:8])
+            raise DataError(f"input={path} holds no image files (looked for {looked_for}...).")
+        return Inputs(files)
     if path.suffix.lower() != ".csv":
-        return [path], None
+        return Inputs([path])
     return _csv_inputs(path, {"file_column": 0, "label_column": 1, "header": "auto", **(csv_form or {})})
 
 
-def _csv_inputs(path: Path, form: Mapping[str, Any]) -> tuple[list[Path], list[str] | None]:
-    from ..data.csv_annotations import read_rows
+def _csv_inputs(path: Path, form: Mapping[str, Any]) -> Inputs:
+    from ..data.csv_annotations import mostly_missing, read_rows, resolve_image
 
     label_column = form["label_column"]
     if isinstance(label_column, int):  # by position: a CSV without that column has no labels
@@ -65,9 +70,20 @@ def _csv_inputs(path: Path, form: Mapping[str, Any]) -> tuple[list[Path], list[s
         label_column=form["file_column"] if label_column is None else label_column,
         header=form["header"],
     )
-    image_dir = Path(form["image_dir"]).expanduser() if form.get("image_dir") else path.parent
-    files = [image_dir / row.file for row in rows]
-    return files, None if label_column is None else [row.label for row in rows]
+    image_dir = Path(form["image_dir"]).expanduser().resolve() if form.get("image_dir") else path.parent
+    inputs = Inputs([], None if label_column is None else [], image_dir=image_dir)
+    problems = []
+    for row in rows:
+        resolved = resolve_image(row, image_dir, key="csv.image_dir")
+        if isinstance(resolved, Path):
+            inputs.files.append(image_dir / row.file)  # named as the CSV names it, links unfollowed
+            if inputs.labels is not None:
+                inputs.labels.append(row.label)
+        else:
+            problems.append(resolved)
+            inputs.refused.append((image_dir / row.file, f"{resolved.kind}: {resolved.reason}"))
+    inputs.mostly_missing = mostly_missing(problems, len(rows))
+    return inputs
 
 
 def label_indices(labels: list[str], class_names: list[str]) -> list[int]:
@@ -103,8 +119,9 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     if cfg.on_bad_images not in ("skip", "error"):
         raise ConfigError(f"on_bad_images must be skip or error, got {cfg.on_bad_images!r}.")
     predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)
-    files, labels = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
-    rows, probabilities, bad = [], [], []
+    inputs = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
+    files, labels = inputs.files, inputs.labels
+    rows, probabilities, bad = [], [], list(inputs.refused)
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), transient=True) as progress:
         task = progress.add_task(f"Classifying {len(files)} images", total=len(files))
         for start in range(0, len(files), CHUNK):
@@ -122,7 +139,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
             for part in batch.split(int(cfg.batch_size)):
                 probabilities.append(predictor.probabilities(part).cpu())
             rows += [start + i for i in keep]
-    _report_bad_images(bad, cfg.on_bad_images)
+    _report_bad_images(bad, cfg.on_bad_images, inputs, predicted=len(rows))
     probabilities = torch.cat(probabilities) if probabilities else torch.zeros(0, len(predictor.class_names))
     described = predictor.describe(probabilities, int(cfg.top_k))
     true = label_indices([labels[i] for i in rows], predictor.class_names) if labels else None
@@ -147,14 +164,28 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
-def _report_bad_images(bad: list[tuple[Path, str]], on_bad_images: str) -> None:
+def _report_bad_images(
+    bad: list[tuple[Path, str]], on_bad_images: str, inputs: Inputs, predicted: int
+) -> None:
+    """A warning listing the images not classified; an error with on_bad_images=error or when none was.
+
+    When most of a CSV's files are missing, the folder they were looked up in and csv.image_dir are
+    named: the paths are relative to another folder (images-to-csv writes them relative to the images).
+    """
     if not bad:
         return
     lines = [f"{len(bad)} unreadable images:"] + [f"  {path}: {reason}" for path, reason in bad[:10]]
     if len(bad) > 10:
         lines.append(f"  ... and {len(bad) - 10} more")
+    if inputs.mostly_missing:
+        lines.append(
+            f"Most files were looked up under {inputs.image_dir} and are not there: if the CSV's paths "
+            "are relative to another folder, give it as csv.image_dir=<that folder>."
+        )
     if on_bad_images == "error":
         raise DataError("\n".join(lines) + "\nRemove or fix them, or skip them with on_bad_images=skip.")
+    if not predicted:
+        raise DataError("\n".join(lines) + "\nNo image was classified: nothing to write.")
     log.warning("Skipping %s", "\n".join(lines))
 
 
