@@ -14,6 +14,7 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+import torch
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
@@ -51,6 +52,19 @@ class SignalAtStep(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         if trainer.global_step == self.step:
             os.kill(os.getpid(), self.signum)
+
+
+class NaNWeightsAtStep(L.Callback):
+    """Fault injection: the network's first weight becomes NaN before the optimizer's step `step`,
+    as a bad batch or a too-high learning rate leaves it; the run then diverges."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        if trainer.global_step == self.step:
+            with torch.no_grad():
+                next(pl_module.parameters()).fill_(float("nan"))
 
 
 def save_hydra_config(cfg: DictConfig) -> None:
@@ -274,3 +288,12 @@ def fashion_mnist_datamodule(data_dir: Path | str, **overrides: Any):
         for key in ("dataset", "class_names", "mean", "std")
     }
     return IDXDataModule(str(data_dir), **{**facts, **overrides})
+
+
+def fill(folder: Path) -> None:
+    """Fill the file system of `folder` to the last byte (a small tmpfs: a full disk, for real)."""
+    with open(folder / "filler", "wb", buffering=0) as f:
+        for block in (65536, 1):  # big writes, then the last partial block byte by byte
+            with contextlib.suppress(OSError):
+                while f.write(b"\0" * block):
+                    pass

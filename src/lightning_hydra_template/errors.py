@@ -47,8 +47,20 @@ def reported_errors(task: str) -> Iterator[None]:
         if user_error is None:
             log.exception("%s failed; what was saved so far stays in the run folder.", task)
             raise
-        log.error("%s stopped: %s", task, user_error)
-        raise SystemExit(1) from None
+        log.error("%s%s%s", task, STOPPED, user_error)
+        raise ReportedExit(f"{task} stopped: {user_error}") from None
+
+
+STOPPED = " stopped: "  # how a task's last line names the error it stopped on
+
+
+class ReportedExit(SystemExit):
+    """Exit status 1 after a `UserError` was reported; `message` is the line printed, for whoever ran
+    the task in its own process (an Optuna sweep records it as the trial's reason)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(1)
+        self.message = message
 
 
 class DivergedError(UserError, FloatingPointError):

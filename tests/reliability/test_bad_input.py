@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ..helpers import run
+from ..helpers import fill, run
 
 pytestmark = pytest.mark.slow  # each case starts python train.py / eval.py
 
@@ -84,21 +84,26 @@ def test_a_broken_test_file_stops_the_run_before_training(fake_data_dir, tmp_pat
 
 
 @pytest.fixture(scope="module")
-def corrupted_checkpoint(fake_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A trained run's best.ckpt with 8 bytes overwritten in the middle, as a bad disk or copy leaves it.
-
-    torch.load reads such a file without complaint (it does not check the zip's CRCs): the weights
-    it gives are NaN or plausible but wrong.
-    """
-    run_dir = tmp_path_factory.mktemp("corrupt") / "train"
+def trained_run(fake_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("trained") / "train"
     small_cnn = ["experiment=cnn", "model.net.channels=[8,16]", "model.net.hidden_size=16"]
     result = run(
         "train.py", *small_cnn, "debug=fast", "data.val_size=100", "trainer.accelerator=cpu",
         f"hydra.run.dir={run_dir}", data_dir=fake_data_dir,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    checkpoint = run_dir / "checkpoints" / "corrupted.ckpt"
-    shutil.copy(run_dir / "checkpoints" / "best.ckpt", checkpoint)
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def corrupted_checkpoint(trained_run: Path) -> Path:
+    """A trained run's best.ckpt with 8 bytes overwritten in the middle, as a bad disk or copy leaves it.
+
+    torch.load reads such a file without complaint (it does not check the zip's CRCs): the weights
+    it gives are NaN or plausible but wrong.
+    """
+    checkpoint = trained_run / "checkpoints" / "corrupted.ckpt"
+    shutil.copy(trained_run / "checkpoints" / "best.ckpt", checkpoint)
     with open(checkpoint, "r+b") as f:
         f.seek(checkpoint.stat().st_size // 2)
         f.write(b"\xff" * 8)
@@ -127,3 +132,23 @@ def test_a_checkpoint_with_corrupted_bytes_stops_every_task_in_one_line(
     result = run(script, *args, f"hydra.run.dir={tmp_path / 'run'}", data_dir=fake_data_dir)
     assert_one_message(result, f"{corrupted_checkpoint} is damaged")
     assert not (tmp_path / "model.onnx").exists()
+
+
+@pytest.mark.parametrize(
+    ("script", "output"),
+    [("export.py", "model.onnx"), ("export.py", "model.pt2"), ("predict.py", "predictions.csv")],
+)
+def test_a_full_disk_is_one_line_naming_the_file(
+    trained_run, fake_data_dir, tmp_path, small_file_system, script, output
+):
+    disk = small_file_system("1m")
+    fill(disk)
+    image = tmp_path / "shoe.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8), "L").save(image)
+    args = [f"ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"output={disk / output}"]
+    args += (
+        ["format=torch"] if output.endswith(".pt2") else [f"input={image}"] if script == "predict.py" else []
+    )
+    result = run(script, *args, f"hydra.run.dir={tmp_path / 'run'}", data_dir=fake_data_dir)
+    assert_one_message(result, f"Could not write {disk}", "No space left on device")  # exit 1, not an abort
+    assert sorted(p.name for p in disk.iterdir()) == ["filler"]

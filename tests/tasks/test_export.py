@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import torch
 
+from lightning_hydra_template.errors import StorageError
 from lightning_hydra_template.tasks import export as export_module
 from lightning_hydra_template.tasks.export import ParityError, export
 from lightning_hydra_template.tasks.train import train
 
-from ..helpers import save_hydra_config
+from ..helpers import fill, save_hydra_config
 
 SMALL = {
     "mlp": ["model.net.hidden_sizes=[32]"],
@@ -92,6 +93,18 @@ def test_an_exported_model_that_outputs_nan_or_infinity_fails_the_parity_check(b
     actual[2] = bad  # argmax of a NaN row still agrees: only the difference tells
     with pytest.raises(ParityError, match="max \\|diff\\| (nan|inf)"):
         export_module.check_parity(expected, actual, max_abs_diff=1e-4)
+
+
+@pytest.mark.parametrize("fmt", ["onnx", "torch"])
+def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(compose_config, small_file_system, fmt):
+    checkpoint = trained(compose_config, "cnn")
+    disk = small_file_system("1m")
+    fill(disk)
+    output = disk / f"model{export_module.SUFFIX[fmt]}"
+    with pytest.raises(StorageError, match=f"Could not write .*{disk}.*No space left on device") as raised:
+        export_with(compose_config, checkpoint, f"format={fmt}", f"output={output}")
+    assert "\n" not in str(raised.value)
+    assert sorted(p.name for p in disk.iterdir()) == ["filler"]  # no model, no temporary file
 
 
 def test_the_torch_program_loads_and_matches(compose_config, tmp_path):

@@ -10,13 +10,13 @@ import torch
 from PIL import Image
 
 from lightning_hydra_template.data.batch_transforms import BatchPreprocessor
-from lightning_hydra_template.errors import DataError
+from lightning_hydra_template.errors import DataError, StorageError
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.predictor import Predictor
 from lightning_hydra_template.tasks.predict import predict
 from lightning_hydra_template.tasks.train import train
 
-from ..helpers import fake_images, run
+from ..helpers import fake_images, fill, run
 
 CLASSES = (
     "T-shirt/top",
@@ -154,6 +154,17 @@ def test_nothing_classified_is_an_error_and_a_csv_of_another_folder_names_it(
     assert f"Most files were looked up under {root.parent} and are not there" in message
     assert "csv.image_dir=<that folder>" in message and "No image was classified" in message
     assert predict_with(compose_config, checkpoint, moved, f"csv.image_dir={root}")["images"] == 30
+
+
+def test_a_full_disk_is_one_line_naming_the_predictions_file(
+    compose_config, checkpoint, new_images, small_file_system
+):
+    root, _, _ = new_images
+    disk = small_file_system("1m")
+    fill(disk)
+    with pytest.raises(StorageError, match="Could not write .*preds.csv .No space left on device") as raised:
+        predict_with(compose_config, checkpoint, root, f"output={disk / 'preds.csv'}")
+    assert "\n" not in str(raised.value) and sorted(p.name for p in disk.iterdir()) == ["filler"]
 
 
 def test_a_16_bit_png_is_classified_as_its_8_bit_original(checkpoint, new_images, tmp_path):

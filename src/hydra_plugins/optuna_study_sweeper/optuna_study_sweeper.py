@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
+from lightning_hydra_template.errors import STOPPED
 from lightning_hydra_template.run.optuna_trial import (
     JOURNAL,
     TrialOutcome,
@@ -36,6 +38,7 @@ from lightning_hydra_template.run.optuna_trial import (
     trial_outcome,
     trial_overrides,
 )
+from lightning_hydra_template.run.run_summary import METRICS_FILE
 
 from .config import OptunaStudySweeperConf  # noqa: F401  (registers hydra/sweeper=optuna_study)
 
@@ -222,8 +225,11 @@ class OptunaStudySweeper(Sweeper):
             [result] = self.launcher.launch([overrides], initial_job_idx=job)
         except SystemExit as stop:
             # A trial stopped by a UserError exits without a traceback, and Hydra lets SystemExit
-            # through: caught here, it fails that trial instead of ending the sweep.
-            return TrialOutcome("fail", reason=f"exited with code {stop.code}"), sweep_dir / str(job)
+            # through: caught here, it fails that trial instead of ending the sweep, for the reason
+            # the trial printed.
+            message = getattr(stop, "message", None)
+            reason = " ".join(message.split()) if message else f"exited with code {stop.code}"
+            return TrialOutcome("fail", reason=reason), sweep_dir / str(job)
         except Exception as error:
             # Its overrides did not compose, or its job died (killed, preempted past its requeues, out
             # of memory): submitit raises when it asks for the result. Either way, this trial only.
@@ -242,6 +248,10 @@ class OptunaStudySweeper(Sweeper):
         outcome = trial_outcome(run_dir, self.config.get("optimized_metric"))
         if outcome.state == "fail" and done.returncode < 0:  # killed: the signal says more than the file
             outcome = TrialOutcome("fail", reason=f"killed by {signal.Signals(-done.returncode).name}")
+        elif outcome.state == "fail" and not (run_dir / METRICS_FILE).exists():  # stopped before training
+            outcome = TrialOutcome(
+                "fail", reason=printed_error(run_dir / "trial_output.log") or outcome.reason
+            )
         return outcome, run_dir / "trial_output.log"
 
     def _sweep_in_slots(
@@ -376,6 +386,13 @@ def _tell(study, trial, outcome: TrialOutcome, log_at: Path) -> "optuna.trial.Fr
     if outcome.state == "fail":
         return _fail(study, trial, f"{outcome.reason}; see {log_at}")
     return study.tell(trial, outcome.value)
+
+
+def printed_error(output: Path) -> str | None:
+    """The error a trial's process printed last (`<Task> stopped: <message>`, to the end), if any."""
+    text = output.read_text(errors="replace") if output.is_file() else ""
+    found = list(re.finditer(rf"\w+{STOPPED}", text))
+    return " ".join(text[found[-1].start() :].split()) if found else None
 
 
 def _fail(study, trial, why: str) -> "optuna.trial.FrozenTrial":

@@ -5,6 +5,7 @@ system, and a move across file systems (the `$TMPDIR` route) truncates the old f
 """
 
 import contextlib
+import errno
 import json
 import math
 import os
@@ -12,12 +13,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from ..errors import StorageError
+
+# A full disk, a quota, a file too large, a read-only file system or folder: the user's to fix.
+UNWRITABLE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM}
+
 
 @contextlib.contextmanager
 def atomic_open(path: Path | str, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary sibling of `path`; on success fsync and rename it over `path`.
 
     On any error (a full disk, an interrupt) the temporary file is removed and `path` is untouched.
+    A full or read-only disk is a `StorageError` naming `path`, said in one line by every task.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -27,9 +34,17 @@ def atomic_open(path: Path | str, mode: str = "wb") -> Iterator[IO]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        if isinstance(error, OSError) and error.errno in UNWRITABLE:
+            kept = (
+                f"the previous {path.name} is unchanged" if path.exists() else f"no {path.name} was written"
+            )
+            raise StorageError(
+                f"Could not write {path} ({error.strerror}); {kept}. Free space on that disk, or write "
+                "to another one."
+            ) from error
         raise
     _fsync_dir(path.parent)
 

@@ -94,7 +94,13 @@ def check_there_is_more_to_train(cfg: DictConfig, summary: dict[str, Any]) -> No
         )
 
 
-def check_weights_fit_model(model, checkpoint: dict[str, Any], ckpt_path: str) -> None:
+RESUME_FIX = (
+    "Resume with the run's own config: it is reused while the checkpoint is in <run>/checkpoints/ beside "
+    "<run>/.hydra/."
+)
+
+
+def check_weights_fit_model(model, checkpoint: dict[str, Any], ckpt_path: str, fix: str = RESUME_FIX) -> None:
     """Name the first mismatch between the checkpoint's tensors and the model built from config."""
     expected = model.state_dict()
     saved = checkpoint.get("state_dict", {})
@@ -108,10 +114,7 @@ def check_weights_fit_model(model, checkpoint: dict[str, Any], ckpt_path: str) -
         detail = f"{k} is {tuple(saved[k].shape)} in the checkpoint but {tuple(expected[k].shape)} here"
     else:
         detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
-    raise ConfigError(
-        f"ckpt_path={ckpt_path} does not fit the model this config builds ({detail}). Resume with the "
-        "run's own config: it is reused while the checkpoint is in <run>/checkpoints/ beside <run>/.hydra/."
-    )
+    raise ConfigError(f"ckpt_path={ckpt_path} does not fit the model this config builds ({detail}). {fix}")
 
 
 def tensorboard_purge_step(checkpoint: dict[str, Any]) -> int:

@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 
 # The parts of a training run's config that decide what the checkpoint means.
 RUN_SECTIONS = ("data", "model")
+EVAL_FIX = (
+    "eval.py builds the model from the training run's config: drop the model overrides that differ from "
+    "training, or evaluate a checkpoint of this model."
+)
 
 
 def command_line_keys() -> list[str]:
@@ -71,12 +75,14 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from ..run.config_checks import check_config
     from ..run.config_tree import print_config_tree
     from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
+    from ..run.resume import check_weights_fit_model
     from ..run.run_overrides import saved_overrides
     from ..run.run_summary import print_summary, scalar_metrics, write_metrics
 
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
     # A missing or damaged file is named here, before anything is built.
-    recorded = saved_overrides(load_checkpoint(checkpoint))
+    loaded = load_checkpoint(checkpoint)
+    recorded = saved_overrides(loaded)
     cfg = with_run_config(cfg, checkpoint, command_line_keys(), recorded)
     check_config(cfg)
     route_lightning_logs_to_hydra()
@@ -89,6 +95,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
+    check_weights_fit_model(model, loaded, str(checkpoint), fix=EVAL_FIX)
+    loaded.clear()  # Lightning loads the file again itself: no second copy held in memory
     trainer: L.Trainer = build(
         cfg.trainer, callbacks=build_each(cfg.get("callbacks")), logger=build_each(cfg.get("logger")) or False
     )

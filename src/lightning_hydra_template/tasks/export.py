@@ -4,6 +4,7 @@ python export.py ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt format=on
 python export.py ckpt_path=... format=torch output=/models/fashion.pt2
 """
 
+import io
 import json
 import logging
 import os
@@ -113,13 +114,17 @@ def write_program(module, example, output: Path, metadata: dict[str, str]) -> Ca
     """`model.pt2`: a `torch.export` program with the same contract; metadata as extra files."""
     import torch
 
-    from ..run.atomic_files import atomic_write_with
+    from ..run.atomic_files import atomic_write_bytes
 
     program = torch.export.export(
         module, (example,), dynamic_shapes={"images": {0: torch.export.Dim("batch")}}
     )
     extra = {f"{key}.txt": value for key, value in metadata.items()}
-    atomic_write_with(output, lambda f: torch.export.save(program, f, extra_files=extra))
+    # Saved into memory, then written: torch's zip writer, failing on a full disk, throws again from
+    # its destructor at exit, which aborts the process (exit 134) after the one-line error.
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer, extra_files=extra)
+    atomic_write_bytes(output, buffer.getvalue())
 
     def run_program(images):
         loaded = torch.export.load(str(output)).module()
