@@ -78,6 +78,7 @@ def _fit_and_test(
     from ..run.checkpoint_io import AtomicCheckpointIO
     from ..run.ddp_guard import refuse_script_relaunch_in_sweep
     from ..run.host_memory import keep_freed_memory
+    from ..run.monitors import check_monitors
     from ..run.optuna_trial import trial_identity
     from ..run.resume import check_weights_fit_model, tensorboard_purge_step
     from ..run.run_summary import log_hparams, scalar_metrics
@@ -96,6 +97,8 @@ def _fit_and_test(
         from ..run.init_from import initialise_from
 
         initialise_from(model, cfg.init_from)
+    if hasattr(model, "epoch_metrics"):
+        check_monitors(cfg, model.epoch_metrics())
     callbacks = build_each(cfg.get("callbacks"))
     # Every checkpoint carries the overrides that made this run: resume and eval.py need no folder.
     callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task)))
