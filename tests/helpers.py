@@ -54,6 +54,17 @@ class SignalAtStep(L.Callback):
             os.kill(os.getpid(), self.signum)
 
 
+class CrashAtStep(L.Callback):
+    """Fault injection: a bug, not a user's mistake: a RuntimeError once the optimizer took `step` steps."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step:
+            raise RuntimeError(f"injected crash at step {self.step}")
+
+
 class NaNWeightsAtStep(L.Callback):
     """Fault injection: the network's first weight becomes NaN before the optimizer's step `step`,
     as a bad batch or a too-high learning rate leaves it; the run then diverges."""

@@ -23,12 +23,19 @@ class DataError(UserError, ValueError):
     """Input data is malformed; the message names the file (and the row)."""
 
 
+# Lightning's exception for a setting that cannot work here (`accelerator=tpu`, a GPU trainer on a
+# machine without one); its message names the argument. Matched by name: this module imports nothing.
+LIGHTNING_CONFIG_ERROR = "MisconfigurationException"
+
+
 def find_user_error(error: BaseException | None) -> UserError | None:
     """The `UserError` behind `error`, through wrappers such as Hydra's InstantiationException."""
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, UserError):
             return error
+        if type(error).__name__ == LIGHTNING_CONFIG_ERROR:
+            return ConfigError(" ".join(str(error).split()))
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None

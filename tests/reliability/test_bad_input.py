@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ..helpers import fill, run
@@ -152,3 +153,39 @@ def test_a_full_disk_is_one_line_naming_the_file(
     result = run(script, *args, f"hydra.run.dir={tmp_path / 'run'}", data_dir=fake_data_dir)
     assert_one_message(result, f"Could not write {disk}", "No space left on device")  # exit 1, not an abort
     assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+
+
+NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+BAD_VALUES = [
+    (
+        "train.py",
+        ["optimizer._target_=torch.optim.Nope"],
+        "optimizer._target_=torch.optim.Nope cannot be imported",
+    ),
+    ("train.py", ["seed=abc"], "seed='abc' must be an integer"),
+    pytest.param("train.py", ["trainer=gpu"], "accelerator", marks=NO_GPU),
+    ("train.py", ["trainer.accelerator=tpu"], "tpu"),
+    ("train.py", ["data.num_workers=-1"], "data.num_workers=-1 must be an integer >= 0"),
+    (
+        "train.py",
+        ["optimizer=adamw", "optimizer.betas=[0.9]"],
+        "optimizer.betas=[0.9] does not fit torch.optim.AdamW",
+    ),
+    ("train.py", ["+data.val_fraction=1.5"], "data.val_fraction is not a parameter of"),
+    pytest.param("predict.py", ["device=cuda"], "device=cuda, but PyTorch sees no GPU", marks=NO_GPU),
+    ("predict.py", ["batch_size=abc"], "batch_size='abc' must be a positive integer"),
+    ("serve.py", ["port=abc"], "port='abc' must be an integer from 1024 to 65535"),
+]
+
+
+@pytest.mark.parametrize(("script", "overrides", "named"), BAD_VALUES)
+def test_each_bad_value_is_one_message_naming_the_key(
+    trained_run, fake_data_dir, tmp_path, script, overrides, named
+):
+    image = tmp_path / "shoe.png"
+    Image.fromarray(np.zeros((28, 28), np.uint8), "L").save(image)
+    given = [f"ckpt_path={trained_run / 'checkpoints' / 'best.ckpt'}", f"input={image}"]
+    args = [*overrides, *({"predict.py": given, "serve.py": given[:1]}.get(script, []))]
+    result = run(script, *args, f"hydra.run.dir={tmp_path / 'run'}", data_dir=fake_data_dir)
+    assert_one_message(result, named)
+    assert not (tmp_path / "run" / "checkpoints").exists()

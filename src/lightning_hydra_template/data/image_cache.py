@@ -120,15 +120,34 @@ def read_cache(
     size = array_path.stat().st_size if array_path.is_file() else 0
     if size != meta["bytes"]:
         raise DamagedCache(f"{array_path.name} holds {size} bytes, {meta_path.name} says {meta['bytes']}")
+    header_shape = _header_shape(array_path)
+    if header_shape != shape:  # an edited header: loading it would allocate what it claims (TiBs)
+        raise DamagedCache(f"{array_path.name}'s header says {list(header_shape or [])}, not {list(shape)}")
     try:
         images = np.load(array_path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
+    except (OSError, ValueError, EOFError, MemoryError) as error:
         raise DamagedCache(f"{array_path.name} does not load: {error}") from None
     if images.shape != shape or images.dtype != np.uint8:
         raise DamagedCache(f"{array_path.name} holds {images.dtype} {list(images.shape)}")
     if checksum(images) != meta["checksum"]:
         raise DamagedCache(f"{array_path.name} does not match its checksum")
     return images, {int(i): str(reason) for i, reason in meta["failures"].items()}
+
+
+def _header_shape(array_path: Path) -> tuple[int, ...] | None:
+    """The shape the `.npy` header declares, read without loading the array; None when unreadable."""
+    try:
+        with open(array_path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, _ = read(f)
+    except (OSError, ValueError, EOFError):
+        return None
+    return tuple(shape)
 
 
 def _read_meta(meta_path: Path) -> dict:

@@ -37,9 +37,13 @@ class Predictor:
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto") -> "Predictor":
         from ..run.checkpoint_file import load_checkpoint
 
-        load_checkpoint(path)  # a missing or damaged file is one clear message
         if str(device) == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(
+                f"device={device}, but PyTorch sees no GPU here; use device=auto or device=cpu."
+            )
+        load_checkpoint(path)  # a missing or damaged file is one clear message
         return cls(ImageClassifier.load_from_checkpoint(path, map_location="cpu"), device)
 
     def to_pixels(self, image: Any) -> torch.Tensor:

@@ -12,6 +12,29 @@ def build(cfg: DictConfig, **kwargs: Any) -> Any:
     return instantiate(cfg, **kwargs)
 
 
+def build_trainer(cfg: DictConfig, **kwargs: Any) -> Any:
+    """Build `cfg.trainer`; a package its accelerator or strategy needs and lacks (`accelerator=tpu`
+    without torch_xla) is a `ConfigError` naming the keys, not a traceback from Lightning's registry."""
+    from ..errors import ConfigError
+
+    try:
+        return build(cfg.trainer, **kwargs)
+    except Exception as error:
+        missing = _module_not_found(error)
+        if missing is None:
+            raise
+        chosen = ", ".join(f"trainer.{key}={cfg.trainer.get(key)}" for key in ("accelerator", "strategy"))
+        raise ConfigError(f"{chosen} needs a package that is not installed: {missing}") from error
+
+
+def _module_not_found(error: BaseException | None) -> ModuleNotFoundError | None:
+    while error is not None:
+        if isinstance(error, ModuleNotFoundError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
 def build_each(group: DictConfig | None) -> list[Any]:
     """Build every entry of a named collection (`callbacks`, `logger`); `null` entries are off.
 

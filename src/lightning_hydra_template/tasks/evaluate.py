@@ -70,7 +70,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from ..run.builders import build, build_datamodule, build_each, build_model
+    from ..run.builders import build_datamodule, build_each, build_model, build_trainer
     from ..run.checkpoint_file import load_checkpoint
     from ..run.config_checks import check_config
     from ..run.config_tree import print_config_tree
@@ -78,6 +78,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from ..run.resume import check_weights_fit_model
     from ..run.run_overrides import saved_overrides
     from ..run.run_summary import print_summary, scalar_metrics, write_metrics
+    from ..run.target_checks import check_targets
 
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
     # A missing or damaged file is named here, before anything is built.
@@ -85,6 +86,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     recorded = saved_overrides(loaded)
     cfg = with_run_config(cfg, checkpoint, command_line_keys(), recorded)
     check_config(cfg)
+    check_targets(cfg)
     route_lightning_logs_to_hydra()
     hide_upstream_deprecation_noise()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -97,8 +99,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     model = build_model(cfg)
     check_weights_fit_model(model, loaded, str(checkpoint), fix=EVAL_FIX)
     loaded.clear()  # Lightning loads the file again itself: no second copy held in memory
-    trainer: L.Trainer = build(
-        cfg.trainer, callbacks=build_each(cfg.get("callbacks")), logger=build_each(cfg.get("logger")) or False
+    trainer: L.Trainer = build_trainer(
+        cfg, callbacks=build_each(cfg.get("callbacks")), logger=build_each(cfg.get("logger")) or False
     )
     with warnings.catch_warnings():
         # Lightning asks for the callbacks that wrote the checkpoint; testing needs none of them.

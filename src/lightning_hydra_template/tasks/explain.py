@@ -30,8 +30,10 @@ GRID = 16  # figures per TensorBoard image grid (one step of the tag each): boun
 def explain(cfg: DictConfig) -> dict[str, Any]:
     """Write `<n>_<image>.png` per image and TensorBoard grids under `explain/<method>`; return figures."""
     from ..models.attribution import METHODS, occlusion_settings, require_captum
+    from ..run.config_checks import check_config
 
     require_captum()  # before the checkpoint loads: the install line is the first thing said
+    check_config(cfg)
     if cfg.method not in METHODS:
         raise ConfigError(f"method={cfg.method!r}: choose one of {', '.join(METHODS)}.")
     target_class = str(cfg.target).lower()  # `target=true` on the command line arrives as a boolean

@@ -32,8 +32,10 @@ def export(cfg: DictConfig) -> dict[str, Any]:
 
     from ..models.exportable import PixelsToProbabilities
     from ..models.predictor import Predictor
+    from ..run.config_checks import check_config
     from ..run.resume import run_folder_of
 
+    check_config(cfg)
     if cfg.format not in SUFFIX:
         raise ConfigError(f"format={cfg.format!r}: choose onnx or torch.")
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()

@@ -113,9 +113,9 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     from ..data.image_cache import decode_all
     from ..models.predictor import Predictor
     from ..run.atomic_files import atomic_write_json, atomic_write_text
+    from ..run.config_checks import check_config
 
-    if int(cfg.top_k) < 1 or int(cfg.batch_size) < 1:
-        raise ConfigError(f"top_k={cfg.top_k} and batch_size={cfg.batch_size} must be positive integers.")
+    check_config(cfg)
     if cfg.on_bad_images not in ("skip", "error"):
         raise ConfigError(f"on_bad_images must be skip or error, got {cfg.on_bad_images!r}.")
     predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)

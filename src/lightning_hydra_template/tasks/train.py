@@ -40,6 +40,7 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     from ..run.resume import check_there_is_more_to_train
     from ..run.run_record import recorded_run
     from ..run.run_summary import print_summary
+    from ..run.target_checks import check_targets
 
     route_lightning_logs_to_hydra()
     hide_upstream_deprecation_noise()
@@ -49,6 +50,7 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
         print_config_tree(cfg)
     # Checks before the run folder is touched: a refused resume leaves the run as it was.
     check_config(cfg)
+    check_targets(cfg)
     resume_from = load_checkpoint(cfg.ckpt_path) if cfg.get("ckpt_path") else None
     resumed_at_step = None
     if resume_from is not None:
@@ -74,7 +76,7 @@ def _fit_and_test(
     from hydra.core.hydra_config import HydraConfig
 
     from ..callbacks.record_run_overrides import RecordRunOverrides
-    from ..run.builders import build, build_datamodule, build_each, build_model
+    from ..run.builders import build, build_datamodule, build_each, build_model, build_trainer
     from ..run.checkpoint_io import AtomicCheckpointIO
     from ..run.ddp_guard import refuse_script_relaunch_in_sweep
     from ..run.host_memory import keep_freed_memory
@@ -116,8 +118,8 @@ def _fit_and_test(
         _continue_tensorboard(loggers, tensorboard_purge_step(resume_from))
     if resume_from is not None:
         resume_from.clear()  # Lightning loads the file again itself: no second copy held in memory
-    trainer: L.Trainer = build(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+    trainer: L.Trainer = build_trainer(
+        cfg, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
     )
     refuse_script_relaunch_in_sweep(trainer, sweeping)
     if not isinstance(trainer.accelerator, L.pytorch.accelerators.CUDAAccelerator):
