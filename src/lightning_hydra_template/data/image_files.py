@@ -17,6 +17,14 @@ FLOAT = "F"  # 32-bit floats (TIFF): read as grey in [0, 1]
 # Modes Pillow converts to L and RGB itself, 8 bits per channel already.
 EIGHT_BIT = ("1", "L", "P", "RGB", "RGBA", "RGBX", "RGBa", "CMYK", "YCbCr", "HSV", "LA", "PA")
 ORIENTATION = 0x0112  # the EXIF tag a camera sets instead of rotating the pixels
+# What `to_channels_and_size` does, in words: recorded beside an exported model, so that a
+# deployment that decodes images itself can do what training did.
+DECODING = (
+    "Pillow; turned upright by the EXIF orientation; 16-bit and integer pixels scaled from 0-65535 and "
+    "float pixels from 0.0-1.0 to 8 bits; converted to L (1 channel) or RGB (3); resized to "
+    "image_size x image_size with Image.Resampling.BILINEAR (squashed to a square, not cropped); "
+    "uint8 [batch, channels, image_size, image_size]"
+)
 
 
 @functools.cache

@@ -30,6 +30,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     """Write the exported model, check its parity on evaluation images, return the figures."""
     import torch
 
+    from ..data.image_files import DECODING
     from ..models.exportable import PixelsToProbabilities
     from ..models.predictor import Predictor
     from ..run.config_checks import check_config
@@ -57,6 +58,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
         "class_names": json.dumps(predictor.class_names),
         "image_size": str(predictor.image_size),
         "channels": str(predictor.channels),
+        "decoding": DECODING,
     }
     write = write_onnx if cfg.format == "onnx" else write_program
     # Checked under a temporary name, renamed only when it passes: a model that fails its parity
@@ -85,6 +87,9 @@ def write_onnx(module, example, output: Path, metadata: dict[str, str]) -> Calla
 
     from ..run.atomic_files import atomic_write_bytes
 
+    # onnxscript's optimizer logs a line at INFO for each constant it folds (11 for a small CNN):
+    # under Hydra's INFO root logger they buried the export's own lines.
+    logging.getLogger("onnxscript").setLevel(logging.WARNING)
     batch = torch.export.Dim("batch", min=1)
     program = torch.onnx.export(
         module,
