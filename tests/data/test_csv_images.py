@@ -1,5 +1,8 @@
+import csv
 import logging
 import os
+from collections import Counter
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -136,6 +139,25 @@ def test_16_bit_pngs_train_on_the_same_pixels_as_their_8_bit_originals(tmp_path)
     )
     for split in ("train", "val", "test"):
         assert torch.equal(sixteen_bit.datasets[split].images, eight_bit.datasets[split].images)
+
+
+def test_the_run_folder_records_which_rows_went_to_which_split(tmp_path):
+    csv_path = rgb_jpegs_with_names(tmp_path, per_class=10)
+    datamodule = CSVImageDataModule(
+        str(csv_path), cache_dir=str(tmp_path / "cache"), image_size=16, val_ratio=0.2
+    )
+    datamodule.trainer = SimpleNamespace(
+        default_root_dir=str(tmp_path / "run"), is_global_zero=True
+    )  # as fit
+    (tmp_path / "run").mkdir()
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    with open(tmp_path / "run" / "splits.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert Counter(row["split"] for row in rows) == {"train": 21, "val": 6, "test": 3}
+    assert len({row["file"] for row in rows}) == 30 and rows[0]["file"].startswith("images/")
+    val = [row for row in rows if row["split"] == "val"]
+    assert Counter(row["label"] for row in val) == {"cat": 2, "dog": 2, "fox": 2}  # stratified, by name
 
 
 def test_bad_rows_can_be_skipped_with_a_warning(dataset_with_bad_rows, tmp_path, caplog):

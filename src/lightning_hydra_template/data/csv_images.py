@@ -1,5 +1,7 @@
 """Your own images: a CSV of `file,label` rows beside an image folder, decoded once into a cache."""
 
+import csv
+import io
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -7,6 +9,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, DataError
+from ..run.atomic_files import atomic_write_text
 from .batch_transforms import BatchPreprocessor
 from .csv_annotations import LabelEncoder, Problem
 from .csv_row_checks import check_split_labels, checked_rows, report_problems
@@ -106,6 +109,7 @@ class CSVImageDataModule(InMemoryDataModule):
 
     def _load(self) -> dict[str, InMemoryImages]:
         kept, problems = checked_rows(self.splits, self.image_dir, self.encoder)
+        self.split_rows: list[tuple[str, int, str]] = []  # (file as the CSV names it, class, split)
         files = sorted({path for s in SPLITS for _, path, _ in kept[s]})  # one per kept row
         rows = len(problems) + len(files)
         # version 3: 16-bit, integer and float images scaled to 8 bits, EXIF orientation applied
@@ -128,6 +132,7 @@ class CSVImageDataModule(InMemoryDataModule):
                     continue
                 indices.append(index_of[path])
                 labels.append(label)
+                self.split_rows.append((row.file, label, split))
             samples[split] = (indices, labels)
         report_problems(problems, self.on_bad_rows, self.image_dir, rows)
         labels = {split: split_labels for split, (_, split_labels) in samples.items()}
@@ -143,6 +148,8 @@ class CSVImageDataModule(InMemoryDataModule):
     def setup(self, stage: str | None = None) -> None:
         if not self.datasets:  # other processes of a DDP run, which skip prepare_data
             self.datasets = self._load()
+        if stage in ("fit", None) and self.trainer is not None and self.trainer.is_global_zero:
+            self.write_splits(Path(self.trainer.default_root_dir) / "splits.csv")
         if self.preprocess is not None:
             return
         mean, std = self.mean, self.std
@@ -153,6 +160,15 @@ class CSVImageDataModule(InMemoryDataModule):
         self.preprocess = BatchPreprocessor(
             mean, std, channels=self.channels, image_size=self.image_size, **self.augment
         )
+
+    def write_splits(self, path: Path) -> None:
+        """`file,label,split` for every row used, as the run split them: which images validated and
+        tested this model (the test rows are the validation rows when no test CSV was given)."""
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["file", "label", "split"])
+        writer.writerows((file, self.class_names[label], split) for file, label, split in self.split_rows)
+        atomic_write_text(path, text.getvalue())
 
     def state_dict(self) -> dict:
         """Saved in checkpoints: the class list the model's outputs refer to (and the data position)."""
