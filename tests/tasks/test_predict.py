@@ -79,7 +79,9 @@ def test_a_labelled_csv_gives_predictions_and_the_accuracy_eval_would(compose_co
     expected = evaluated_as_in_training(checkpoint, pixels)
     assert [r["label"] for r in rows] == [CLASSES[i] for i in expected.argmax(-1).tolist()]
     accuracy = (expected.argmax(-1) == torch.from_numpy(labels)).float().mean().item()
-    assert summary["metrics"]["test/acc"] == pytest.approx(accuracy)
+    assert summary["metrics"]["predict/acc"] == pytest.approx(accuracy)
+    top3 = (expected.topk(3, dim=-1).indices == torch.from_numpy(labels)[:, None]).any(-1).float().mean()
+    assert summary["metrics"]["predict/top3_acc"] == pytest.approx(top3.item())
     written = json.loads((Path(summary["predictions"]).parent / "metrics.json").read_text())
     assert written["metrics"] == summary["metrics"]
 

@@ -157,8 +157,12 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     }
     summary["unreadable"] = len(bad)
     if true is not None and rows:
-        summary["metrics"] = _accuracy_and_f1(probabilities, torch.tensor(true), len(predictor.class_names))
-        log.info("accuracy %.4f, macro-F1 %.4f on %d images", *summary["metrics"].values(), len(rows))
+        summary["metrics"] = _accuracy_and_f1(
+            probabilities, torch.tensor(true), len(predictor.class_names), int(cfg.top_k)
+        )
+        log.info(
+            "On %d images: %s", len(rows), ", ".join(f"{k} {v:.4f}" for k, v in summary["metrics"].items())
+        )
         atomic_write_json(run_dir / "metrics.json", summary)
     log.info("Predictions for %d images in %s", len(rows), output)
     return summary
@@ -206,13 +210,19 @@ def _predictions_csv(
     return text.getvalue()
 
 
-def _accuracy_and_f1(probabilities, true, num_classes: int) -> dict[str, float]:
-    """The same metrics, computed the same way, as the test stage of train.py and eval.py."""
+def _accuracy_and_f1(probabilities, true, num_classes: int, top_k: int) -> dict[str, float]:
+    """Accuracy and macro-F1 computed as the test stage of train.py and eval.py computes them, and
+    the top-k accuracy of the `top_k` classes predictions.csv lists; named `predict/...`, since the
+    images are the input's, not a test split."""
     from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+    k = min(top_k, num_classes)
     return {
-        "test/acc": float(MulticlassAccuracy(num_classes, average="micro")(probabilities, true)),
-        "test/f1": float(MulticlassF1Score(num_classes, average="macro")(probabilities, true)),
+        "predict/acc": float(MulticlassAccuracy(num_classes, average="micro")(probabilities, true)),
+        "predict/f1": float(MulticlassF1Score(num_classes, average="macro")(probabilities, true)),
+        f"predict/top{k}_acc": float(
+            MulticlassAccuracy(num_classes, top_k=k, average="micro")(probabilities, true)
+        ),
     }
 
 
