@@ -17,9 +17,9 @@ import torch
 from PIL import Image
 
 from lightning_hydra_template.errors import ConfigError, DataError
-from lightning_hydra_template.models.classifier_api import ClassifierAPI, Upload
-from lightning_hydra_template.models.onnx_predictor import OnnxPredictor
-from lightning_hydra_template.models.predictor import Predictor
+from lightning_hydra_template.inference.onnx_predictor import OnnxPredictor
+from lightning_hydra_template.inference.predictor import Predictor
+from lightning_hydra_template.inference.serving_api import ClassifierAPI, Upload
 from lightning_hydra_template.tasks.serve import check_options, model_loader
 from lightning_hydra_template.tasks.train import train
 
@@ -170,7 +170,7 @@ def encoded(image: Image.Image, fmt: str) -> bytes:
 def test_an_upload_in_a_mode_of_more_than_8_bits_is_read_as_training_reads_it_or_refused():
     from fastapi import HTTPException
 
-    from lightning_hydra_template.models.classifier_api import check_image
+    from lightning_hydra_template.inference.serving_api import check_image
 
     grey = fake_images(np.arange(1), seed=3)[0]
     check_image(encoded(Image.fromarray(grey.astype(np.uint16) * 257), "PNG"))  # a 16-bit PNG: accepted
@@ -187,7 +187,7 @@ def test_at_most_max_decodes_uploads_are_decoded_at_once(monkeypatch, uploads):
     import httpx
     from fastapi import FastAPI
 
-    from lightning_hydra_template.models import classifier_api
+    from lightning_hydra_template.inference import serving_api as classifier_api
 
     running, most = [0], [0]
     lock = threading.Lock()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
+from ..atomic_files import atomic_write_text
 from ..errors import ConfigError, DataError
-from ..run.atomic_files import atomic_write_text
 from .batch_transforms import BatchPreprocessor
 from .csv_annotations import LabelEncoder, Problem
 from .csv_row_checks import check_split_labels, checked_rows, report_problems
