@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import StorageError
+from .errors import StorageError
 
 HOST = socket.gethostname().replace(".", "-")  # in temporary names: whose processes left them
 
