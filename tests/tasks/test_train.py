@@ -81,6 +81,18 @@ def test_eval_reuses_the_runs_config_and_reproduces_its_test_metrics(compose_con
     assert json.loads((Path(result["run_dir"]) / "metrics.json").read_text())["checkpoint"]
 
 
+def test_eval_of_a_checkpoint_that_does_not_fit_the_model_is_one_line_naming_the_tensor(compose_config):
+    train_cfg = compose_config(["experiment=cnn", *SMALL["cnn"]])
+    save_hydra_config(train_cfg)
+    checkpoint = train(train_cfg)["best_checkpoint"]
+    cfg = compose_config([f"ckpt_path={checkpoint}", "model.net.hidden_size=24"], "eval", fast=False)
+    with pytest.raises(ConfigError) as raised:
+        evaluate(cfg)
+    message = str(raised.value)
+    assert f"ckpt_path={checkpoint} does not fit the model" in message and "(16, " in message
+    assert "drop the model overrides that differ from training" in message and "\n" not in message
+
+
 def test_eval_of_a_missing_checkpoint_says_where_checkpoints_are(compose_config, tmp_path):
     cfg = compose_config([f"ckpt_path={tmp_path / 'nope.ckpt'}"], config_name="eval", fast=False)
     with pytest.raises(FileNotFoundError, match="checkpoints/"):

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -29,7 +30,8 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from lightning_hydra_template.run_status import RunStatus
+from lightning_hydra_template.errors import STOPPED
+from lightning_hydra_template.run_status import METRICS_FILE, RunStatus
 from lightning_hydra_template.sweeps.trial import (
     JOURNAL,
     TrialOutcome,
@@ -223,10 +225,11 @@ class OptunaStudySweeper(Sweeper):
             [result] = self.launcher.launch([overrides], initial_job_idx=job)
         except SystemExit as stop:
             # A trial stopped by a UserError exits without a traceback, and Hydra lets SystemExit
-            # through: caught here, it fails that trial instead of ending the sweep.
-            return TrialOutcome(RunStatus.FAILED, reason=f"exited with code {stop.code}"), sweep_dir / str(
-                job
-            )
+            # through: caught here, it fails that trial instead of ending the sweep, for the reason
+            # the trial printed.
+            message = getattr(stop, "message", None)
+            reason = " ".join(message.split()) if message else f"exited with code {stop.code}"
+            return TrialOutcome(RunStatus.FAILED, reason=reason), sweep_dir / str(job)
         except Exception as error:
             # Its overrides did not compose, or its job died (killed, preempted past its requeues, out
             # of memory): submitit raises when it asks for the result. Either way, this trial only.
@@ -243,11 +246,13 @@ class OptunaStudySweeper(Sweeper):
             env = {**os.environ, "CUDA_VISIBLE_DEVICES": device}
             done = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
         outcome = trial_outcome(run_dir, self.config.get("optimized_metric"))
-        if (
-            outcome.state == RunStatus.FAILED and done.returncode < 0
-        ):  # killed: the signal says more than the file
+        if outcome.state == RunStatus.FAILED and done.returncode < 0:  # killed: the signal says more
             outcome = TrialOutcome(
                 RunStatus.FAILED, reason=f"killed by {signal.Signals(-done.returncode).name}"
+            )
+        elif outcome.state == RunStatus.FAILED and not (run_dir / METRICS_FILE).exists():  # stopped early
+            outcome = TrialOutcome(
+                RunStatus.FAILED, reason=printed_error(run_dir / "trial_output.log") or outcome.reason
             )
         return outcome, run_dir / "trial_output.log"
 
@@ -383,6 +388,13 @@ def _tell(study, trial, outcome: TrialOutcome, log_at: Path) -> "optuna.trial.Fr
     if outcome.state == RunStatus.FAILED:
         return _fail(study, trial, f"{outcome.reason}; see {log_at}")
     return study.tell(trial, outcome.value)
+
+
+def printed_error(output: Path) -> str | None:
+    """The error a trial's process printed last (`<Task> stopped: <message>`, to the end), if any."""
+    text = output.read_text(errors="replace") if output.is_file() else ""
+    found = list(re.finditer(rf"\w+{STOPPED}", text))
+    return " ".join(text[found[-1].start() :].split()) if found else None
 
 
 def _fail(study, trial, why: str) -> "optuna.trial.FrozenTrial":

@@ -121,10 +121,33 @@ def build_trainer(
     from .ddp_guard import refuse_script_relaunch_in_sweep
 
     plugins = [AtomicCheckpointIO(already_read)]
-    trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+    trainer = build_lightning_trainer(cfg, callbacks=callbacks, logger=loggers or False, plugins=plugins)
     refuse_script_relaunch_in_sweep(trainer, sweeping)
     if not isinstance(trainer.accelerator, CUDAAccelerator):
         # Lightning asks torch to probe CUDA through NVML; without a GPU nothing caches the
         # answer and every optimizer step loads NVML again. Off CUDA, the cheap probe is safe.
         os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "0"
     return trainer
+
+
+def build_lightning_trainer(cfg: DictConfig, **kwargs: Any) -> Any:
+    """Build `cfg.trainer`; a package its accelerator or strategy needs and lacks (`accelerator=tpu`
+    without torch_xla) is a `ConfigError` naming the keys, not a traceback from Lightning's registry."""
+    from ..errors import ConfigError
+
+    try:
+        return build(cfg.trainer, **kwargs)
+    except Exception as error:
+        missing = _module_not_found(error)
+        if missing is None:
+            raise
+        chosen = ", ".join(f"trainer.{key}={cfg.trainer.get(key)}" for key in ("accelerator", "strategy"))
+        raise ConfigError(f"{chosen} needs a package that is not installed: {missing}") from error
+
+
+def _module_not_found(error: BaseException | None) -> ModuleNotFoundError | None:
+    while error is not None:
+        if isinstance(error, ModuleNotFoundError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None

@@ -5,6 +5,8 @@
 and decodes them in loader workers, at full resolution (for datasets of any size); `auto` picks.
 """
 
+import csv
+import io
 import logging
 import os
 from collections.abc import Sequence
@@ -14,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
+from ..atomic_files import atomic_write_text
 from ..errors import ConfigError, DataError
 from .batch_transforms import BatchPreprocessor
 from .channel_stats import channel_stats
@@ -164,7 +167,8 @@ class CSVImageDataModule(InMemoryDataModule):
     def _load_memory(
         self, kept: dict, splits: list[str], files: list[Path], problems: list[Problem]
     ) -> dict[str, InMemoryImages]:
-        settings = {"channels": self.channels, "image_size": self.image_size, "version": 3}
+        # version 4: 16-bit, integer and float images scaled to 8 bits, EXIF orientation applied
+        settings = {"channels": self.channels, "image_size": self.image_size, "version": 4}
         key = cache_key(self.splits.csv_files(), files, settings)
         images, failures = load_or_decode(
             self.cache_dir, key, files, self.channels, self.image_size, self.decode_workers
@@ -187,6 +191,8 @@ class CSVImageDataModule(InMemoryDataModule):
     ) -> dict[str, tuple[list[Path], list[int]]]:
         """Per split, the files and labels that decode; the others reported (error or skip) with the rest."""
         samples: dict[str, tuple[list[Path], list[int]]] = {}
+        rows = len(problems) + sum(len(kept[split]) for split in splits)
+        self.split_rows: list[tuple[str, int, str]] = []  # (file as the CSV names it, class, split)
         for split in splits:
             paths, labels = [], []
             for row, path, label in kept[split]:
@@ -195,10 +201,11 @@ class CSVImageDataModule(InMemoryDataModule):
                     continue
                 paths.append(path)
                 labels.append(label)
+                self.split_rows.append((row.file, label, split))
             samples[split] = (paths, labels)
         if "test" not in samples:
             samples["test"] = samples["val"]  # reported once, as validation rows
-        report_problems(problems, self.on_bad_rows, self.image_dir)
+        report_problems(problems, self.on_bad_rows, self.image_dir, rows)
         labels_of = {split: split_labels for split, (_, split_labels) in samples.items()}
         check_split_labels(labels_of, self.splits, self.class_names, self.expected_num_classes)
         return samples
@@ -235,6 +242,8 @@ class CSVImageDataModule(InMemoryDataModule):
         chosen = self._first_process_storage()
         if self.storage is None or self.storage != chosen:  # DDP processes that skipped prepare_data
             self._load(chosen)
+        if stage in ("fit", None) and self.trainer is not None and self.trainer.is_global_zero:
+            self.write_splits(Path(self.trainer.default_root_dir) / "splits.csv")
         if self.preprocess is not None:
             return
         if self.storage == "stream":
@@ -257,6 +266,15 @@ class CSVImageDataModule(InMemoryDataModule):
             resize=self.eval_resize if self.storage == "stream" else None,
             **self.augment,
         )
+
+    def write_splits(self, path: Path) -> None:
+        """`file,label,split` for every row used, as the run split them: which images validated and
+        tested this model (the test rows are the validation rows when no test CSV was given)."""
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["file", "label", "split"])
+        writer.writerows((file, self.class_names[label], split) for file, label, split in self.split_rows)
+        atomic_write_text(path, text.getvalue())
 
     def _first_process_storage(self) -> str | None:
         """Under DDP, the storage the first process chose: every process must read the data alike.

@@ -43,9 +43,13 @@ class Predictor:
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto") -> "Predictor":
         from ..checkpoints.file import load_checkpoint
 
-        checkpoint = load_checkpoint(path)  # a missing or damaged file is one clear message
         if str(device) == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
+        elif str(device).startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(
+                f"device={device}, but PyTorch sees no GPU here; use device=auto or device=cpu."
+            )
+        checkpoint = load_checkpoint(path)  # a missing or damaged file is one clear message
         return cls(ImageClassifier.from_checkpoint(checkpoint), device)
 
     def to_pixels(self, image: Any) -> torch.Tensor:
@@ -54,7 +58,7 @@ class Predictor:
         The resize rule is the checkpoint's: the whole image squeezed to the square (in-memory
         training), or the shorter side to `resize` and the centre crop (streamed training).
         """
-        from ..data.image_cache import decode_image, to_channels_and_size
+        from ..data.image_files import decode_image, to_channels_and_size
 
         if isinstance(image, torch.Tensor):
             return image

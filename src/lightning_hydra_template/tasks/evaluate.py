@@ -16,6 +16,10 @@ log = logging.getLogger(__name__)
 
 # The parts of a training run's config that decide what the checkpoint means.
 RUN_SECTIONS = ("data", "model")
+EVAL_FIX = (
+    "eval.py builds the model from the training run's config: drop the model overrides that differ from "
+    "training, or evaluate a checkpoint of this model."
+)
 
 
 def command_line_keys() -> list[str]:
@@ -67,8 +71,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from ..checkpoints.atomic_io import AtomicCheckpointIO
     from ..checkpoints.file import load_checkpoint
     from ..checkpoints.run_overrides import saved_overrides
-    from ..config.builders import build, build_datamodule, build_each, build_model
+    from ..config.builders import build_datamodule, build_each, build_lightning_trainer, build_model
     from ..config.startup import begin
+    from ..run.resume import check_weights_fit
     from ..run.run_summary import print_summary, write_metrics
     from ..run_status import scalar_metrics
 
@@ -83,8 +88,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
-    trainer: L.Trainer = build(
-        cfg.trainer,
+    check_weights_fit(model, saved, str(checkpoint), EVAL_FIX)
+    trainer: L.Trainer = build_lightning_trainer(
+        cfg,
         callbacks=build_each(cfg.get("callbacks")),
         logger=build_each(cfg.get("logger")) or False,
         plugins=[AtomicCheckpointIO(already_read={checkpoint: saved})],

@@ -65,6 +65,7 @@ def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resu
         build_model,
         build_trainer,
     )
+    from ..config.monitors import check_monitors
     from ..run.resume import starting_weights
     from ..run.run_summary import log_hparams
     from ..run_status import scalar_metrics
@@ -77,6 +78,8 @@ def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resu
     scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
     model = build_model(cfg, optimizer=build(cfg.optimizer), scheduler=scheduler)
     starting_weights(model, cfg, resume)
+    if hasattr(model, "epoch_metrics"):
+        check_monitors(cfg, model.epoch_metrics())
     loggers = build_loggers(cfg, purge_step=resume.tensorboard_purge_step if resume else None)
     callbacks = build_callbacks(cfg, with_logger=bool(loggers))
     # Lightning restores the trainer from the checkpoint this task read already: one read per run.
@@ -93,23 +96,31 @@ def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resu
         if cfg.get("train"):
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
             metrics.update(scalar_metrics(trainer.callback_metrics))
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        summary["best_checkpoint"] = best or None
+        best = best_checkpoint(trainer)
         if cfg.get("test"):
             if not best:
                 log.warning(
                     "No best checkpoint (no checkpoint callback, or no validation): testing current weights."
                 )
-            trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-            metrics.update(scalar_metrics(trainer.callback_metrics))
+            trainer.test(model, datamodule=datamodule, ckpt_path=best)
     finally:
+        # However the run ended (interrupted, diverged, failed in testing): what it measured last
+        # (epoch 0's validation, say) and a best.ckpt that was saved stay facts of metrics.json.
+        metrics.update(scalar_metrics(trainer.callback_metrics))
         summary.update(
+            best_checkpoint=best_checkpoint(trainer),
             epochs=trainer.current_epoch,
             global_step=trainer.global_step,
             wall_time_s=round(time.perf_counter() - started, 1),
         )
     if trainer.is_global_zero:
         log_hparams(trainer.loggers, cfg, metrics)
+
+
+def best_checkpoint(trainer) -> str | None:
+    """The best checkpoint's path, restored from the checkpoint on a resume; None when none is on disk."""
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    return best if best and Path(best).is_file() else None
 
 
 def objective(summary: dict[str, Any], name: str | None, sweeping: bool = True) -> float | None:
