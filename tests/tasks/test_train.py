@@ -81,6 +81,25 @@ def test_eval_reuses_the_runs_config_and_reproduces_its_test_metrics(compose_con
     assert json.loads((Path(result["run_dir"]) / "metrics.json").read_text())["checkpoint"]
 
 
+def test_a_run_its_checkpoints_and_its_evaluation_say_where_they_came_from(compose_config):
+    train_cfg = compose_config(["experiment=mlp", *SMALL["mlp"]])
+    save_hydra_config(train_cfg)
+    summary = train(train_cfg)
+    run_dir = Path(summary["run_dir"])
+    [start] = json.loads((run_dir / "provenance.json").read_text())["starts"]
+    assert start["run_dir"] == str(run_dir) and start["packages"]["lightning"]
+    checkpoint = torch.load(summary["best_checkpoint"])
+    assert checkpoint["run_provenance"]["run_dir"] == str(run_dir)
+    assert checkpoint["run_provenance"]["git_commit"] == (start["git"] or {}).get("commit")
+
+    cfg = compose_config([f"ckpt_path={summary['best_checkpoint']}"], config_name="eval", fast=False)
+    result = evaluate(cfg)
+    assert result["trained_by"]["run_dir"] == str(run_dir)
+    [evaluated] = json.loads((Path(result["run_dir"]) / "provenance.json").read_text())["starts"]
+    assert evaluated["trained_by"] == checkpoint["run_provenance"]
+    assert evaluated["checkpoint"] == summary["best_checkpoint"]
+
+
 def test_eval_of_a_missing_checkpoint_says_where_checkpoints_are(compose_config, tmp_path):
     cfg = compose_config([f"ckpt_path={tmp_path / 'nope.ckpt'}"], config_name="eval", fast=False)
     with pytest.raises(FileNotFoundError, match="checkpoints/"):

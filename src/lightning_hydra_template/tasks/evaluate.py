@@ -71,12 +71,17 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from ..run.config_checks import check_config
     from ..run.config_tree import print_config_tree
     from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
+    from ..run.provenance import CHECKPOINT_KEY as PROVENANCE_KEY
+    from ..run.provenance import collect_provenance, versions_line, write_provenance
     from ..run.run_overrides import saved_overrides
     from ..run.run_summary import print_summary, scalar_metrics, write_metrics
 
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
     # A missing or damaged file is named here, before anything is built.
-    recorded = saved_overrides(load_checkpoint(checkpoint))
+    loaded = load_checkpoint(checkpoint)
+    recorded = saved_overrides(loaded)
+    trained_by = loaded.get(PROVENANCE_KEY)  # the training run, as the checkpoint recorded it
+    del loaded  # Lightning reads the file again itself: no second copy held in memory
     cfg = with_run_config(cfg, checkpoint, command_line_keys(), recorded)
     check_config(cfg)
     route_lightning_logs_to_hydra()
@@ -84,6 +89,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     if rank_zero_only.rank == 0:
         print_config_tree(cfg, save_dir=run_dir)
+        evaluated = {"checkpoint": str(checkpoint), "trained_by": trained_by}
+        record = write_provenance(run_dir, {**collect_provenance(), **evaluated})
+        log.info("Provenance in %s: %s", run_dir / "provenance.json", versions_line(record))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
@@ -100,6 +108,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     summary = {
         "run_dir": str(run_dir),
         "checkpoint": str(checkpoint),
+        # None for checkpoints written before runs recorded their provenance.
+        "trained_by": trained_by,
         "metrics": scalar_metrics(trainer.callback_metrics),
     }
     if trainer.is_global_zero:

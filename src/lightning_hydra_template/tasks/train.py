@@ -37,6 +37,7 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     from ..run.config_tree import print_config_tree, save_resolved_config
     from ..run.interruption import handled_signals
     from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
+    from ..run.provenance import checkpoint_provenance, versions_line, write_provenance
     from ..run.resume import check_there_is_more_to_train
     from ..run.run_record import recorded_run
     from ..run.run_summary import print_summary
@@ -56,20 +57,29 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
         resumed_at_step = resumed["global_step"]
         if cfg.get("train"):
             check_there_is_more_to_train(cfg, resumed)
+    provenance = None
     if is_writer:
         save_resolved_config(cfg, run_dir)
+        record = write_provenance(run_dir)
+        log.info("Provenance in %s: %s", run_dir / "provenance.json", versions_line(record))
+        provenance = checkpoint_provenance(record)
     summary: dict[str, Any] = {"status": "running", "run_dir": str(run_dir), "metrics": {}}
     if resume_from is not None:
         summary["resumed_from"] = {"checkpoint": str(cfg.ckpt_path), "global_step": resumed_at_step}
     with handled_signals() as signals, recorded_run(summary, run_dir, signals, is_writer, resumed_at_step):
-        _fit_and_test(cfg, sweeping, summary, L, resume_from)
+        _fit_and_test(cfg, sweeping, summary, L, resume_from, provenance)
     if is_writer:  # once the status is known
         print_summary(summary)
     return summary
 
 
 def _fit_and_test(
-    cfg: DictConfig, sweeping: bool, summary: dict[str, Any], L, resume_from: dict | None
+    cfg: DictConfig,
+    sweeping: bool,
+    summary: dict[str, Any],
+    L,
+    resume_from: dict | None,
+    provenance: dict[str, Any] | None,
 ) -> None:
     from hydra.core.hydra_config import HydraConfig
 
@@ -97,8 +107,9 @@ def _fit_and_test(
 
         initialise_from(model, cfg.init_from)
     callbacks = build_each(cfg.get("callbacks"))
-    # Every checkpoint carries the overrides that made this run: resume and eval.py need no folder.
-    callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task)))
+    # Every checkpoint carries the overrides that made this run (resume and eval.py need no folder)
+    # and where it ran from which code (eval.py records it).
+    callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task), provenance))
     trial = trial_identity(cfg)
     if trial:  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
         from ..callbacks.optuna_pruning import OptunaPruning
