@@ -75,7 +75,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from ..run.provenance import collect_provenance, versions_line, write_provenance
     from ..run.run_overrides import saved_overrides
     from ..run.run_summary import print_summary, scalar_metrics, write_metrics
+    from ..run.versions import check_torchvision_loads
 
+    check_torchvision_loads()  # a mismatched pair fails here in one line, not deep in a build
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
     # A missing or damaged file is named here, before anything is built.
     loaded = load_checkpoint(checkpoint)

@@ -41,7 +41,9 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     from ..run.resume import check_there_is_more_to_train
     from ..run.run_record import recorded_run
     from ..run.run_summary import print_summary
+    from ..run.versions import check_torchvision_loads
 
+    check_torchvision_loads()  # a mismatched pair fails here in one line, not deep in a build
     route_lightning_logs_to_hydra()
     hide_upstream_deprecation_noise()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
