@@ -274,3 +274,13 @@ def fashion_mnist_datamodule(data_dir: Path | str, **overrides: Any):
         for key in ("dataset", "class_names", "mean", "std")
     }
     return IDXDataModule(str(data_dir), **{**facts, **overrides})
+
+
+def timm_weights(path: Path, name: str) -> Path:
+    """A state-dict file of timm's `name` (seeded random weights, its 1000-class head): offline weights."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    torch.save(timm.create_model(name, pretrained=False).state_dict(), path)
+    return path
