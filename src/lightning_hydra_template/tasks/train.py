@@ -111,7 +111,8 @@ def _fit_and_test(
     callbacks = build_each(cfg.get("callbacks"))
     # Every checkpoint carries the overrides that made this run (resume and eval.py need no folder)
     # and where it ran from which code (eval.py records it).
-    callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task), provenance))
+    recorder = RecordRunOverrides(list(HydraConfig.get().overrides.task), provenance)
+    callbacks.append(recorder)
     trial = trial_identity(cfg)
     if trial:  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
         from ..callbacks.optuna_pruning import OptunaPruning
@@ -140,6 +141,8 @@ def _fit_and_test(
         class_names=list(cfg.data.class_names),
     )
 
+    if cfg.get("train") and cfg.get("tune"):
+        _tune(cfg, trainer, model, datamodule, summary, recorder, resume_from is not None)
     metrics = summary["metrics"]
     try:
         if cfg.get("train"):
@@ -162,6 +165,20 @@ def _fit_and_test(
         )
     if trainer.is_global_zero:
         log_hparams(trainer.loggers, cfg, metrics)
+
+
+def _tune(cfg: DictConfig, trainer, model, datamodule, summary: dict, recorder, resuming: bool) -> None:
+    """`tune=lr` / `tune=batch_size`: Lightning's Tuner, its answer applied to the run and recorded."""
+    from ..run.config_tree import save_resolved_config
+    from ..run.tuning import tune_before_fit
+
+    run_dir = Path(summary["run_dir"])
+    applied = tune_before_fit(cfg, trainer, model, datamodule, run_dir, trainer.is_global_zero, resuming)
+    if applied:
+        summary["tuned"] = applied
+        recorder.overrides.append(applied)  # checkpoints replay the value, never the search
+        if trainer.is_global_zero:
+            save_resolved_config(cfg, run_dir)  # the value the run trains with
 
 
 def _without_logger_only_callbacks(callbacks: list) -> list:
