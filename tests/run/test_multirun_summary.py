@@ -24,10 +24,14 @@ def fake_run(sweep_dir: Path, job: int, overrides: list[str], status: str = "com
 
 
 def test_runs_become_rows_and_seeds_and_folds_become_a_spread(tmp_path):
-    fake_run(tmp_path, 0, ["optimizer=adam", "seed=1"], **{"test/acc": 0.80, "val/acc": 0.7})
-    fake_run(tmp_path, 1, ["optimizer=adam", "seed=2"], **{"test/acc": 0.90, "val/acc": 0.7})
-    fake_run(tmp_path, 2, ["optimizer=sgd", "seed=1"], **{"test/acc": 0.50})
-    fake_run(tmp_path, 3, ["optimizer=sgd", "seed=2"], status="failed")
+    fake_run(
+        tmp_path, 0, ["experiment=mlp", "optimizer=adam", "seed=1"], **{"test/acc": 0.80, "val/acc": 0.7}
+    )
+    fake_run(
+        tmp_path, 1, ["experiment=mlp", "optimizer=adam", "seed=2"], **{"test/acc": 0.90, "val/acc": 0.7}
+    )
+    fake_run(tmp_path, 2, ["experiment=mlp", "optimizer=sgd", "seed=1"], **{"test/acc": 0.50})
+    fake_run(tmp_path, 3, ["experiment=mlp", "optimizer=sgd", "seed=2"], status="failed")
     groups = summarise_multirun(tmp_path)
 
     with open(tmp_path / "summary.csv") as f:
@@ -43,6 +47,7 @@ def test_runs_become_rows_and_seeds_and_folds_become_a_spread(tmp_path):
     assert "test/acc/Bag" not in rows[0]  # per-class figures stay in each run's metrics.json
 
     adam, sgd = groups  # the failed run is listed but counts in no mean
+    # Named by what differs between the groups: experiment=mlp, common to all, is left out.
     assert adam["setting"] == {"optimizer": "adam"} and adam["runs"] == 2
     assert adam["metrics"]["test/acc"]["mean"] == pytest.approx(0.85)
     assert adam["metrics"]["test/acc"]["std"] == pytest.approx(0.0707107, abs=1e-6)  # sample std

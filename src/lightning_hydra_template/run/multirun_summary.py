@@ -99,13 +99,20 @@ def grouped(
     runs: list[dict[str, Any]], replicate_keys: Sequence[str] = REPLICATE_KEYS
 ) -> list[dict[str, Any]]:
     """The completed runs grouped by their overrides other than `replicate_keys`, with the mean,
-    sample standard deviation and count of each test metric."""
+    sample standard deviation and count of each test metric. A group's `setting` shows the keys
+    that differ between groups."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for run in runs:
         if run["status"] != "completed":
             continue
         setting = tuple((k, v) for k, v in run["overrides"].items() if k not in replicate_keys)
         groups.setdefault(setting, []).append(run)
+    # Keys every run set alike (the experiment, debug=...) say nothing about a group: left out.
+    values = {}
+    for setting in groups:
+        for key, value in setting:
+            values.setdefault(key, set()).add(value)
+    constant = {key for key, seen in values.items() if len(seen) == 1 and len(groups) > 1}
     result = []
     for setting, members in groups.items():
         names = sorted({m for r in members for m in r["metrics"] if m.startswith("test/")})
@@ -115,7 +122,8 @@ def grouped(
             if values:
                 spread = statistics.stdev(values) if len(values) > 1 else None
                 stats[name] = {"mean": statistics.fmean(values), "std": spread, "n": len(values)}
-        result.append({"setting": dict(setting), "runs": len(members), "metrics": stats})
+        shown = {k: v for k, v in setting if k not in constant}
+        result.append({"setting": shown, "runs": len(members), "metrics": stats})
     return result
 
 
