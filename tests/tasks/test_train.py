@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from lightning_hydra_template.errors import ConfigError
 from lightning_hydra_template.tasks.evaluate import evaluate
@@ -123,3 +124,29 @@ def test_objective_is_the_named_metric_or_a_clear_error():
     with pytest.raises(ConfigError, match="choose one of: val/acc_best, test/acc"):
         objective(summary, "val/accuracy")
     assert objective(summary, "val/accuracy", sweeping=False) is None  # a single run only warns
+
+
+def test_a_sweeps_job_shows_its_swept_keys_in_hparams_and_the_objective_first(compose_config):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+    cfg = compose_config(["experiment=mlp", *SMALL["mlp"], "optimizer=sgd", "optimizer.lr=0.02"])
+    summary = train(cfg, sweeping=True)
+    events = EventAccumulator(str(Path(summary["run_dir"]) / "tensorboard"))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    start = HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+    shown = {key: value.ListFields()[0][1] for key, value in start.hparams.items()}
+    # The keys this job was given, as the run used them; not the hundreds of constant config values.
+    given = {key.lstrip("+~").split("=")[0] for key in cfg.hydra.overrides.task}
+    assert set(shown) == given
+    assert {k: shown[k] for k in ("experiment", "model.net.hidden_sizes", "optimizer", "optimizer.lr")} == {
+        "experiment": "mlp", "model.net.hidden_sizes": "[32]", "optimizer": "sgd", "optimizer.lr": 0.02
+    }  # fmt: skip
+    experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    assert experiment.metric_infos[0].name.tag == "hp/val_acc_best"  # train.yaml's optimized_metric
+    # hparams.yaml keeps the whole config.
+    assert (
+        "net"
+        in yaml.safe_load((Path(summary["run_dir"]) / "tensorboard" / "hparams.yaml").read_text())["model"]
+    )

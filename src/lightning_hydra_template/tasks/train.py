@@ -92,7 +92,7 @@ def _fit_and_test(
     from ..run.host_memory import keep_freed_memory
     from ..run.optuna_trial import trial_identity
     from ..run.resume import check_weights_fit_model, tensorboard_purge_step
-    from ..run.run_summary import log_hparams, scalar_metrics
+    from ..run.run_summary import log_hparams, scalar_metrics, swept_values
 
     started = time.perf_counter()
     keep_freed_memory(cfg.get("malloc_trim_threshold_mb"))
@@ -164,7 +164,12 @@ def _fit_and_test(
             wall_time_s=round(time.perf_counter() - started, 1),
         )
     if trainer.is_global_zero:
-        log_hparams(trainer.loggers, cfg, metrics)
+        # A sweep's job: the HParams table shows the swept keys, and the sweep's objective first.
+        hydra_cfg = HydraConfig.get()
+        swept = (
+            swept_values(cfg, list(hydra_cfg.overrides.task), hydra_cfg.runtime.choices) if sweeping else None
+        )
+        log_hparams(trainer.loggers, cfg, metrics, swept, cfg.get("optimized_metric") if sweeping else None)
 
 
 def _tune(cfg: DictConfig, trainer, model, datamodule, summary: dict, recorder, resuming: bool) -> None:
