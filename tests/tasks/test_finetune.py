@@ -90,6 +90,15 @@ def test_a_timm_backbone_trains_frozen_on_grey_images_and_exports(compose_config
             elif "running_" not in inside:
                 assert torch.equal(tensor, pretrained[inside]), key  # frozen: as the file had it
 
+    # What serve.py and predict.py load: the checkpoint alone rebuilds the timm network, offline.
+    from PIL import Image
+
+    from lightning_hydra_template.models.predictor import Predictor
+
+    predictor = Predictor.from_checkpoint(summary["best_checkpoint"], device="cpu")
+    [answer] = predictor.classify([Image.new("L", (28, 28), 128)])
+    assert answer["label"] in cfg.data.class_names and 0 <= answer["confidence"] <= 1
+
     export_cfg = compose_config([f"ckpt_path={summary['best_checkpoint']}"], "export", fast=False)
     result = export(export_cfg)
     assert result["max_abs_diff"] <= 1e-4 and result["top1_agree"] == result["parity_images"]
