@@ -6,8 +6,8 @@ import tomllib
 
 from packaging.requirements import Requirement
 
-from lightning_hydra_template.run.project import PROJECT_ROOT
-from lightning_hydra_template.run.versions import pair_problem
+from lightning_hydra_template.config.project import PROJECT_ROOT
+from lightning_hydra_template.config.versions import pair_problem
 
 PINNED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([0-9][^\s+]*)$")
 

@@ -6,7 +6,7 @@ import shlex
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from lightning_hydra_template.run.project import PROJECT_ROOT
+from lightning_hydra_template.config.project import PROJECT_ROOT
 
 BASH_BLOCK = re.compile(r"```bash\n(.*?)```", re.DOTALL)
 SCRIPTS = {"train.py": "train", "eval.py": "eval"}

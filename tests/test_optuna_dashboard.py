@@ -8,7 +8,7 @@ from importlib.metadata import entry_points
 
 import pytest
 
-from lightning_hydra_template.run.project import PROJECT_ROOT
+from lightning_hydra_template.config.project import PROJECT_ROOT
 
 from .helpers import free_port, start, stop
 from .test_hparams_search import sweep

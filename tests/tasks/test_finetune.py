@@ -53,7 +53,7 @@ def test_the_weights_preprocessing_is_the_datas_unless_the_command_line_says_oth
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_imagenet_statistics_fit_grey_and_rgb_data(compose_config, channels):
-    from lightning_hydra_template.run.builders import build_datamodule
+    from lightning_hydra_template.config.builders import build_datamodule
 
     datamodule = build_datamodule(compose_config(["model=torchvision", f"data.channels={channels}"]))
     images = datamodule.preprocess(torch.full((2, 1, 28, 28), 128, dtype=torch.uint8), training=False)
@@ -91,9 +91,8 @@ def test_a_timm_backbone_trains_frozen_on_grey_images_and_exports(compose_config
                 assert torch.equal(tensor, pretrained[inside]), key  # frozen: as the file had it
 
     # What serve.py and predict.py load: the checkpoint alone rebuilds the timm network, offline.
+    from lightning_hydra_template.inference.predictor import Predictor
     from PIL import Image
-
-    from lightning_hydra_template.models.predictor import Predictor
 
     predictor = Predictor.from_checkpoint(summary["best_checkpoint"], device="cpu")
     [answer] = predictor.classify([Image.new("L", (28, 28), 128)])

@@ -19,8 +19,8 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from .optuna_trial import IDENTITY_KEY
-from .run_summary import METRICS_FILE
+from ..run_status import METRICS_FILE, headline
+from ..sweeps.trial import IDENTITY_KEY
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
         summary = json.loads((run_dir / METRICS_FILE).read_text())
     except (OSError, ValueError):
         summary = {"status": f"no readable {METRICS_FILE}"}
-    metrics = {k: v for k, v in (summary.get("metrics") or {}).items() if "/acc/" not in k}
+    metrics = headline(summary.get("metrics") or {})  # per-class figures stay in metrics.json
     return {
         "overrides": overrides,
         "run_dir": str(run_dir),
@@ -67,7 +67,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
 
 
 def write_table(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    from .atomic_files import atomic_write_text
+    from ..atomic_files import atomic_write_text
 
     text = io.StringIO()
     writer = csv.writer(text)
@@ -152,7 +152,7 @@ def print_groups(groups: list[dict[str, Any]], title: str) -> None:
     import rich
     from rich.table import Table
 
-    from .console import copy_into_log_file
+    from ..console import copy_into_log_file
 
     names = sorted({name for g in groups for name in g["metrics"]})
     table = Table(title=title)

@@ -19,12 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .project import PROJECT_ROOT
+from ..config.project import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
 PROVENANCE_FILE = "provenance.json"
-CHECKPOINT_KEY = "run_provenance"  # what a checkpoint says about the run that wrote it
 GIT_TIMEOUT_S = 10  # a git on a hung network file system must not hold the run up for ever
 MAX_UNTRACKED_LISTED = 100
 
@@ -103,7 +102,7 @@ def write_provenance(run_dir: Path, record: dict[str, Any] | None = None) -> dic
 
     The returned record is what the run's checkpoints carry about it (`checkpoint_provenance`).
     """
-    from .atomic_files import atomic_write_json, atomic_write_text
+    from ..atomic_files import atomic_write_json, atomic_write_text
 
     record = dict(record or collect_provenance())
     path = run_dir / PROVENANCE_FILE

@@ -7,19 +7,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-METRICS_FILE = "metrics.json"  # a run's figures and how it ended; sweepers read it (run/optuna_trial.py)
+from ..run_status import METRICS_FILE, headline
 
 # The config keys that describe an experiment, shown in TensorBoard's HParams tab.
 HPARAM_KEYS = ("data", "model", "optimizer", "scheduler", "trainer", "seed")
-
-
-def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """Logged metrics (tensors or numbers) as plain floats, sorted by name."""
-    return {name: float(value) for name, value in sorted(metrics.items()) if _is_scalar(value)}
-
-
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, int | float) or (hasattr(value, "numel") and value.numel() == 1)
 
 
 def log_hparams(
@@ -42,11 +33,7 @@ def log_hparams(
     }
     # Under their own `hp/` tags: logged at step 0, they would otherwise add a stray point to
     # the start of every training curve.
-    final = {
-        f"hp/{k.replace('/', '_')}": v
-        for k, v in metrics.items()
-        if math.isfinite(v) and "/acc/" not in k and not k.startswith("lr-")
-    }
+    final = {f"hp/{k.replace('/', '_')}": v for k, v in headline(metrics).items() if math.isfinite(v)}
     first = f"hp/{objective.replace('/', '_')}" if objective else None
     if first in final:
         final = {first: final[first], **{k: v for k, v in final.items() if k != first}}
@@ -67,7 +54,7 @@ def swept_values(cfg: DictConfig, overrides: list[str], choices: Mapping[str, An
     the job an Optuna trial (`pruning.*`) are left out: they are not hyperparameters."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    from .optuna_trial import IDENTITY_KEY
+    from ..sweeps.trial import IDENTITY_KEY
 
     values = {}
     for override in OverridesParser.create().parse_overrides(list(overrides)):
@@ -84,14 +71,14 @@ def _write_hparams_yaml(logger, params: Mapping[str, Any]) -> None:
     before they are logged, and never again (the file stayed `{}`)."""
     log_dir = getattr(logger, "log_dir", None)
     if log_dir and Path(log_dir).is_dir():
-        from .atomic_files import atomic_write_text
+        from ..atomic_files import atomic_write_text
 
         atomic_write_text(Path(log_dir) / "hparams.yaml", OmegaConf.to_yaml(OmegaConf.create(dict(params))))
 
 
 def write_metrics(run_dir: Path, summary: Mapping[str, Any]) -> Path:
     """Write `metrics.json` atomically and as strict JSON (NaN becomes null)."""
-    from .atomic_files import atomic_write_json
+    from ..atomic_files import atomic_write_json
 
     path = run_dir / METRICS_FILE
     atomic_write_json(path, summary)
@@ -106,12 +93,11 @@ def print_summary(summary: Mapping[str, Any]) -> None:
     table = Table(title="run summary", show_header=False)
     for key, value in summary.items():
         if key == "metrics":
-            for name, figure in value.items():
-                if "/acc/" not in name:
-                    table.add_row(name, f"{figure:.4f}")
+            for name, figure in headline(value).items():
+                table.add_row(name, f"{figure:.4f}")
         else:
             table.add_row(key, str(value))
     rich.print(table)
-    from .console import copy_into_log_file
+    from ..console import copy_into_log_file
 
     copy_into_log_file(table, "run summary")

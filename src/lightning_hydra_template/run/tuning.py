@@ -66,7 +66,7 @@ def tune_before_fit(
     if record["applied"]:
         apply_value(cfg, key, suggestion, model, datamodule)
     if writer:
-        from .atomic_files import atomic_write_json
+        from ..atomic_files import atomic_write_json
 
         atomic_write_json(run_dir / TUNE_FILE, record)
     _report(record, run_dir)
@@ -75,7 +75,7 @@ def tune_before_fit(
 
 def apply_value(cfg: DictConfig, key: str, value: Any, model, datamodule) -> None:
     """Set `key` in the config, and in the objects already built from it."""
-    from .builders import build
+    from ..config.builders import build
 
     with open_dict(cfg):
         OmegaConf.update(cfg, key, value, merge=False)
@@ -113,7 +113,7 @@ def _save_plot(finder, path: Path) -> None:
     matplotlib.use("Agg")  # files only, no window
     from matplotlib import pyplot as plt
 
-    from .atomic_files import atomic_write_with
+    from ..atomic_files import atomic_write_with
 
     figure = finder.plot(suggest=finder.suggestion() is not None)
     atomic_write_with(path, lambda f: figure.savefig(f, format="png", dpi=120))

@@ -8,11 +8,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..errors import reported_errors
-from ..run.project import CONFIG_DIR
+from ..config.entry import task_main
 
 log = logging.getLogger(__name__)
 
@@ -66,31 +64,25 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from ..run.builders import build, build_datamodule, build_each, build_model
-    from ..run.checkpoint_file import load_checkpoint
-    from ..run.config_checks import check_config
-    from ..run.config_tree import print_config_tree
-    from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
-    from ..run.provenance import CHECKPOINT_KEY as PROVENANCE_KEY
+    from ..checkpoints.atomic_io import AtomicCheckpointIO
+    from ..checkpoints.file import load_checkpoint
+    from ..checkpoints.run_overrides import PROVENANCE_KEY, saved_overrides
+    from ..config.builders import build, build_datamodule, build_each, build_model
+    from ..config.startup import begin
+    from ..config.versions import check_torchvision_loads
     from ..run.provenance import collect_provenance, versions_line, write_provenance
-    from ..run.run_overrides import saved_overrides
-    from ..run.run_summary import print_summary, scalar_metrics, write_metrics
-    from ..run.versions import check_torchvision_loads
+    from ..run.run_summary import print_summary, write_metrics
+    from ..run_status import scalar_metrics
 
     check_torchvision_loads()  # a mismatched pair fails here in one line, not deep in a build
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
-    # A missing or damaged file is named here, before anything is built.
-    loaded = load_checkpoint(checkpoint)
-    recorded = saved_overrides(loaded)
-    trained_by = loaded.get(PROVENANCE_KEY)  # the training run, as the checkpoint recorded it
-    del loaded  # Lightning reads the file again itself: no second copy held in memory
-    cfg = with_run_config(cfg, checkpoint, command_line_keys(), recorded)
-    check_config(cfg)
-    route_lightning_logs_to_hydra()
-    hide_upstream_deprecation_noise()
+    # A missing or damaged file is named here, before anything is built; Lightning gets the same dict.
+    saved = load_checkpoint(checkpoint)
+    trained_by = saved.get(PROVENANCE_KEY)  # the training run, as the checkpoint recorded it
+    cfg = with_run_config(cfg, checkpoint, command_line_keys(), saved_overrides(saved))
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    begin(cfg, is_writer=rank_zero_only.rank == 0, save_dir=run_dir)
     if rank_zero_only.rank == 0:
-        print_config_tree(cfg, save_dir=run_dir)
         evaluated = {"checkpoint": str(checkpoint), "trained_by": trained_by}
         record = write_provenance(run_dir, {**collect_provenance(), **evaluated})
         log.info("Provenance in %s: %s", run_dir / "provenance.json", versions_line(record))
@@ -100,7 +92,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
     trainer: L.Trainer = build(
-        cfg.trainer, callbacks=build_each(cfg.get("callbacks")), logger=build_each(cfg.get("logger")) or False
+        cfg.trainer,
+        callbacks=build_each(cfg.get("callbacks")),
+        logger=build_each(cfg.get("logger")) or False,
+        plugins=[AtomicCheckpointIO(already_read={checkpoint: saved})],
     )
     with warnings.catch_warnings():
         # Lightning asks for the callbacks that wrote the checkpoint; testing needs none of them.
@@ -120,18 +115,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
-def _hydra_main(cfg: DictConfig) -> None:
-    with reported_errors("Evaluation"):
-        evaluate(cfg)
-
-
-def main() -> None:
-    """`python eval.py ckpt_path=...`: its own run folder (claimed, never shared), then Hydra."""
-    from ..run.entry import start
-
-    start(_hydra_main)
-
+main = task_main(evaluate, config_name="eval", what="Evaluation")
 
 if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.evaluate, as from a wheel
     main()

@@ -1,0 +1,45 @@
+"""Run and sweep folders are claimed, so two runs (or two sweeps) never share one."""
+
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from lightning_hydra_template.config import run_folders
+from lightning_hydra_template.config.run_folders import RunFolderError, claim_new_dir
+
+
+@pytest.mark.parametrize(("key", "kind"), [("hydra.run.dir", "runs"), ("hydra.sweep.dir", "multiruns")])
+def test_run_and_sweep_folders_are_claimed_when_hydra_resolves_them(compose_config, tmp_path, key, kind):
+    cfg = compose_config([f"paths.log_dir={tmp_path / 'logs'}"])
+    folder = Path(OmegaConf.select(cfg, key))
+    assert folder.is_dir() and folder.parent == tmp_path / "logs" / "train" / kind
+    assert Path(OmegaConf.select(cfg, key)) == folder  # asked again: the same folder, not a new one
+
+
+def test_an_existing_name_gets_the_next_suffix(tmp_path):
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t_2").mkdir()
+    assert claim_new_dir(str(tmp_path / "t")) == str(tmp_path / "t_3")
+
+
+def test_ranks_started_by_srun_share_the_jobs_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_folders, "_claimed", {})
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    monkeypatch.setenv("SLURM_JOB_ID", "123")
+    monkeypatch.setenv("SLURM_STEP_ID", "0")
+    assert claim_new_dir(str(tmp_path / "runs" / "t")) == str(tmp_path / "runs" / "slurm-123.0")
+
+
+def test_torchrun_ranks_without_a_shared_id_are_told_to_pass_the_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(run_folders, "_claimed", {})
+    for name, value in {
+        "WORLD_SIZE": "2",
+        "RANK": "1",
+        "LOCAL_RANK": "1",
+        "TORCHELASTIC_RUN_ID": "none",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLURM_NTASKS", raising=False)
+    with pytest.raises(RunFolderError, match="hydra.run.dir="):
+        claim_new_dir(str(tmp_path / "runs" / "t"))
