@@ -331,3 +331,13 @@ def fill(folder: Path) -> None:
             with contextlib.suppress(OSError):
                 while f.write(b"\0" * block):
                     pass
+
+
+def timm_weights(path: Path, name: str) -> Path:
+    """A state-dict file of timm's `name` (seeded random weights, its 1000-class head): offline weights."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    torch.save(timm.create_model(name, pretrained=False).state_dict(), path)
+    return path

@@ -55,16 +55,18 @@ def build_model(cfg: DictConfig, **kwargs: Any) -> Any:
     return model
 
 
-def build_callbacks(cfg: DictConfig, with_logger: bool) -> list[Any]:
-    """`cfg.callbacks`, plus what every training run carries: its overrides in each checkpoint (resume
-    and eval.py need no folder) and, in an Optuna sweep, the trial's pruning callback."""
+def build_callbacks(
+    cfg: DictConfig, with_logger: bool, provenance: dict[str, Any] | None = None
+) -> list[Any]:
+    """`cfg.callbacks`, plus what every training run carries: its overrides and `provenance` in each
+    checkpoint (resume and eval.py need no folder) and, in an Optuna sweep, the trial's pruning callback."""
     from hydra.core.hydra_config import HydraConfig
 
     from ..checkpoints.record_overrides import RecordRunOverrides
     from ..sweeps.trial import trial_identity
 
     callbacks = build_each(cfg.get("callbacks"))
-    callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task)))
+    callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task), provenance))
     trial = trial_identity(cfg)
     if trial:  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
         from ..sweeps.pruning import OptunaPruning

@@ -76,6 +76,8 @@ class CSVImageDataModule(InMemoryDataModule):
         memory_fraction: float = 0.5,
         stream_transforms: Sequence | None = None,
         eval_resize: int | None = None,
+        folds: int | None = None,
+        fold: int = 0,
     ) -> None:
         super().__init__(
             batch_size, eval_batch_size, num_workers or 0, pin_memory, persistent_workers, on_device
@@ -90,7 +92,16 @@ class CSVImageDataModule(InMemoryDataModule):
         self.image_dir = Path(image_dir).expanduser().resolve() if image_dir else self.csv_path.parent
         columns = {"file_column": file_column, "label_column": label_column, "header": header}
         self.splits = CSVSplits(
-            self.csv_path, val_csv, test_csv, split_column, val_ratio, test_ratio, split_seed, columns
+            self.csv_path,
+            val_csv,
+            test_csv,
+            split_column,
+            val_ratio,
+            test_ratio,
+            split_seed,
+            columns,
+            folds,
+            fold,
         )
         self.given_class_names = list(class_names) if class_names is not None else None
         self.expected_num_classes = num_classes

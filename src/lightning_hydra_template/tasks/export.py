@@ -159,10 +159,27 @@ def parity_images(run_dir: Path | None, predictor, count: int):
             taken += len(batch)
             if taken >= count:
                 break
-        return torch.cat(images)[:count]
+        return model_sized(torch.cat(images)[:count], predictor.channels, predictor.image_size)
     log.warning("No run config for this checkpoint: checking parity on random pixels, not test images.")
     shape = (count, predictor.channels, predictor.image_size, predictor.image_size)
     return torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+
+def model_sized(images, channels: int, size: int):
+    """uint8 images as the exported model takes them: `channels` channels, `size` px square.
+
+    A dataset may keep its images smaller than the network's input (FashionMNIST's 28 px for a
+    224 px backbone) and grey, and resize and repeat them per batch; the export takes them done.
+    """
+    import torch
+    from torch.nn import functional as F
+
+    if images.shape[1] != channels:
+        images = images.expand(-1, channels, -1, -1)
+    if images.shape[-2:] != (size, size):
+        resized = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True)
+        images = resized.round().clamp(0, 255).to(torch.uint8)
+    return images
 
 
 def check_parity(expected, actual, max_abs_diff: float) -> dict[str, Any]:
