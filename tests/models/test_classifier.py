@@ -112,3 +112,26 @@ def test_the_model_summary_shows_shapes_and_flops_of_a_real_image(fake_data_dir)
     summary = ModelSummary(model, max_depth=1)
     assert summary.total_flops > 0
     assert summary.in_sizes[0] == [1, 1, 28, 28] and summary.out_sizes[0] == [1, 10]
+
+
+def test_the_configured_loss_trains_and_is_rebuilt_from_the_checkpoint(tmp_path):
+    from lightning_hydra_template.loss.focal import FocalLoss
+
+    focal = {"_target_": "lightning_hydra_template.loss.focal.FocalLoss", "gamma": 1.5, "class_weights": None}
+    model = tiny_model(optimizer=lambda params: torch.optim.SGD(params, lr=0.1), loss=focal)
+    assert isinstance(model.loss, FocalLoss) and model.loss.gamma == 1.5
+    mlp = {"in_channels": 1, "image_size": 28, "num_classes": 10, "hidden_sizes": [16]}
+    model.record_net_config({"_target_": "lightning_hydra_template.models.mlp.MLP", **mlp})
+    trainer = fit_briefly(model, epochs=1)
+    trainer.save_checkpoint(tmp_path / "focal.ckpt")
+
+    loaded = ImageClassifier.load_from_checkpoint(tmp_path / "focal.ckpt", weights_only=True)
+    assert isinstance(loaded.loss, FocalLoss) and loaded.loss.gamma == 1.5
+
+
+def test_without_a_loss_the_classifier_trains_with_plain_cross_entropy():
+    from lightning_hydra_template.loss.cross_entropy import CrossEntropy
+
+    model = tiny_model()
+    assert isinstance(model.loss, CrossEntropy) and model.loss.label_smoothing == 0.0
+    assert model.loss.class_weights is None

@@ -199,6 +199,12 @@ class InMemoryDataModule(L.LightningDataModule):
         if state.get("train_position"):
             self._train_position = tuple(state["train_position"])
 
+    def train_class_counts(self, num_classes: int) -> torch.Tensor:
+        """Images per class in the training split (set up here if it is not yet): `[num_classes]`."""
+        if "train" not in self.datasets:
+            self.setup("fit")
+        return torch.bincount(self.datasets["train"].labels, minlength=num_classes)
+
     def example_images(self) -> torch.Tensor | None:
         """One raw training image `[1, C, H, W]` (uint8), once set up: the model summary's input."""
         train = self.datasets.get("train")

@@ -17,7 +17,7 @@ from ..run.project import CONFIG_DIR
 log = logging.getLogger(__name__)
 
 # The parts of a training run's config that decide what the checkpoint means.
-RUN_SECTIONS = ("data", "model")
+RUN_SECTIONS = ("data", "model", "loss")
 
 
 def command_line_keys() -> list[str]:
@@ -32,7 +32,7 @@ def command_line_keys() -> list[str]:
 def with_run_config(
     cfg: DictConfig, checkpoint: Path, given: list[str], overrides: list[str] | None
 ) -> DictConfig:
-    """Replace `data` and `model` by the training run's, keeping what `given` set explicitly.
+    """Replace `data`, `model` and `loss` by the training run's, keeping what `given` set explicitly.
 
     The run's config is its saved `.hydra/config.yaml` beside the checkpoint, or, for a checkpoint
     out of its folder, the train config composed again from the `overrides` the checkpoint recorded.
@@ -88,7 +88,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build_datamodule(cfg)
-    model = build_model(cfg)
+    model = build_model(cfg, datamodule)
     trainer: L.Trainer = build(
         cfg.trainer, callbacks=build_each(cfg.get("callbacks")), logger=build_each(cfg.get("logger")) or False
     )

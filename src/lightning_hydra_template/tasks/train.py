@@ -89,7 +89,7 @@ def _fit_and_test(
 
     datamodule = build_datamodule(cfg)
     scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
-    model = build_model(cfg, optimizer=build(cfg.optimizer), scheduler=scheduler)
+    model = build_model(cfg, datamodule, optimizer=build(cfg.optimizer), scheduler=scheduler)
     if resume_from is not None:
         check_weights_fit_model(model, resume_from, cfg.ckpt_path)
     elif cfg.get("init_from"):  # a resume has its weights already: init_from started the run it continues
