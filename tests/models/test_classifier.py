@@ -135,3 +135,19 @@ def test_without_a_loss_the_classifier_trains_with_plain_cross_entropy():
     model = tiny_model()
     assert isinstance(model.loss, CrossEntropy) and model.loss.label_smoothing == 0.0
     assert model.loss.class_weights is None
+
+
+def test_training_on_mixed_labels_takes_probabilities_and_scores_their_largest_share():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(16, 1, 28, 28, generator=generator)
+    labels = torch.arange(16) % 10
+    mixed = 0.7 * torch.nn.functional.one_hot(labels, 10) + 0.3 * torch.nn.functional.one_hot(
+        labels.roll(1), 10
+    )
+    model = tiny_model(optimizer=lambda params: torch.optim.SGD(params, lr=0.0))
+    with torch.no_grad():
+        loss, logits = model._step((images, mixed.float()), model.train_metrics)
+        expected = -(mixed * logits.log_softmax(dim=-1)).sum(dim=-1).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    accuracy = model.train_metrics.compute()["train/acc"]
+    assert accuracy.item() == pytest.approx((logits.argmax(-1) == labels).float().mean().item())

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, DataError
+from .batch_mixing import batch_mixing
 from .batch_transforms import BatchPreprocessor
 from .csv_annotations import LabelEncoder, Problem
 from .csv_row_checks import check_split_labels, checked_rows, report_problems
@@ -47,6 +48,9 @@ class CSVImageDataModule(InMemoryDataModule):
         crop_padding: int = 0,
         horizontal_flip: bool = False,
         transforms: Sequence | None = None,
+        random_erasing: float = 0.0,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
         on_bad_rows: str = "error",
         cache_dir: str = ".cache/csv_images",
         decode_workers: int | None = None,
@@ -78,7 +82,9 @@ class CSVImageDataModule(InMemoryDataModule):
             "crop_padding": crop_padding,
             "horizontal_flip": horizontal_flip,
             "transforms": transforms,
+            "random_erasing": random_erasing,
         }
+        self.mix_alphas = (mixup_alpha, cutmix_alpha)
         self.on_bad_rows = on_bad_rows
         self.cache_dir = Path(cache_dir).expanduser().resolve()
         self.decode_workers = decode_workers
@@ -143,6 +149,7 @@ class CSVImageDataModule(InMemoryDataModule):
             self.datasets = self._load()
         if self.preprocess is not None:
             return
+        self.mixing = batch_mixing(self.num_classes, *self.mix_alphas)
         mean, std = self.mean, self.std
         if mean is None or std is None:
             mean, std = channel_stats(self.datasets["train"].images)

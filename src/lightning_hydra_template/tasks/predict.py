@@ -102,7 +102,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError(f"top_k={cfg.top_k} and batch_size={cfg.batch_size} must be positive integers.")
     if cfg.on_bad_images not in ("skip", "error"):
         raise ConfigError(f"on_bad_images must be skip or error, got {cfg.on_bad_images!r}.")
-    predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)
+    predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device, bool(cfg.get("flip_tta", False)))
     files, labels = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
     rows, probabilities, bad = [], [], []
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), transient=True) as progress:
