@@ -18,6 +18,7 @@ from torchvision.transforms import v2
 
 from ..atomic_files import atomic_write_text
 from ..errors import ConfigError, DataError
+from .batch_mixing import batch_mixing
 from .batch_transforms import BatchPreprocessor
 from .channel_stats import channel_stats
 from .csv_annotations import LabelEncoder, Problem
@@ -63,6 +64,9 @@ class CSVImageDataModule(InMemoryDataModule):
         crop_padding: int = 0,
         horizontal_flip: bool = False,
         transforms: Sequence | None = None,
+        random_erasing: float = 0.0,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
         on_bad_rows: str = "error",
         cache_dir: str = ".cache/csv_images",
         decode_workers: int | None = None,
@@ -111,7 +115,9 @@ class CSVImageDataModule(InMemoryDataModule):
             "crop_padding": crop_padding,
             "horizontal_flip": horizontal_flip,
             "transforms": transforms,
+            "random_erasing": random_erasing,
         }
+        self.mix_alphas = (mixup_alpha, cutmix_alpha)
         self.on_bad_rows = on_bad_rows
         self.cache_dir = Path(cache_dir).expanduser().resolve()
         self.decode_workers = decode_workers
@@ -260,6 +266,7 @@ class CSVImageDataModule(InMemoryDataModule):
         if self.storage == "stream":
             with torch.random.fork_rng(devices=[]):  # a sample's seeding must not touch this process's
                 self.streamed("train")[0]  # data.stream_transforms that give a wrong shape: said here, once
+        self.mixing = batch_mixing(self.num_classes, *self.mix_alphas)
         mean, std = self.mean, self.std
         if mean is None or std is None:
             mean, std = (

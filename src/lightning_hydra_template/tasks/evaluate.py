@@ -15,7 +15,7 @@ from ..config.entry import task_main
 log = logging.getLogger(__name__)
 
 # The parts of a training run's config that decide what the checkpoint means.
-RUN_SECTIONS = ("data", "model")
+RUN_SECTIONS = ("data", "model", "loss")
 EVAL_FIX = (
     "eval.py builds the model from the training run's config: drop the model overrides that differ from "
     "training, or evaluate a checkpoint of this model."
@@ -34,7 +34,7 @@ def command_line_keys() -> list[str]:
 def with_run_config(
     cfg: DictConfig, checkpoint: Path, given: list[str], overrides: list[str] | None
 ) -> DictConfig:
-    """Replace `data` and `model` by the training run's, keeping what `given` set explicitly.
+    """Replace `data`, `model` and `loss` by the training run's, keeping what `given` set explicitly.
 
     The run's config is its saved `.hydra/config.yaml` beside the checkpoint, or, for a checkpoint
     out of its folder, the train config composed again from the `overrides` the checkpoint recorded.
@@ -95,7 +95,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build_datamodule(cfg)
-    model = build_model(cfg)
+    model = build_model(cfg, datamodule)
     check_weights_fit(model, saved, str(checkpoint), EVAL_FIX)
     trainer: L.Trainer = build_lightning_trainer(
         cfg,

@@ -86,7 +86,7 @@ def _fit_and_test(
 
     datamodule = build_datamodule(cfg)
     scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
-    model = build_model(cfg, optimizer=build(cfg.optimizer), scheduler=scheduler)
+    model = build_model(cfg, datamodule, optimizer=build(cfg.optimizer), scheduler=scheduler)
     starting_weights(model, cfg, resume)
     if hasattr(model, "epoch_metrics"):
         check_monitors(cfg, model.epoch_metrics())
