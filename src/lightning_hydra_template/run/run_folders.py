@@ -70,8 +70,15 @@ def _launcher_shared_name(path: str) -> str | None:
 
 
 def register_resolvers() -> None:
-    """`${new_dir:...}` for configs/hydra/default.yaml; idempotent."""
+    """`${new_dir:...}` for configs/hydra/default.yaml, `${slurm_tasks:...}` and `${slurm_gpus:...}`
+    for configs/hydra/launcher/slurm.yaml; idempotent."""
     from omegaconf import OmegaConf
+
+    from .slurm_request import device_count, gpus_per_node
+
+    if not OmegaConf.has_resolver("slurm_tasks"):
+        OmegaConf.register_new_resolver("slurm_tasks", device_count)
+        OmegaConf.register_new_resolver("slurm_gpus", gpus_per_node)
 
     if not OmegaConf.has_resolver("new_dir"):
         # use_cache: Hydra copies resolver caches into each job's config, so a sweep's jobs (and
