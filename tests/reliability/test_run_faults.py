@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from lightning_hydra_template.run.resume import quoted
 from lightning_hydra_template.run.run_folders import claim_new_dir
 
 from ..helpers import read_metrics, run
@@ -61,7 +62,11 @@ def uninterrupted(fake_data_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 def resume(run_dir: Path, data_dir: Path, *overrides: str):
-    """What the user types: the checkpoint, and nothing else of the original command."""
+    """What the user types: the checkpoint, and nothing else of the original command.
+
+    Overrides given here compose first on their own (Hydra's command line), then on top of the run's:
+    a key only the run's overrides added (the fault callback) is changed with `++`.
+    """
     return run(
         "train.py", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", *overrides, data_dir=data_dir
     )
@@ -146,7 +151,7 @@ def test_killed_with_sigkill_and_resumed_in_place_ends_with_the_same_weights(
     assert killed.returncode == -signal.SIGKILL
     assert torch.load(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 10  # the end of epoch 0
 
-    resumed = resume(run_dir, fake_data_dir, "callbacks.fault=null")
+    resumed = resume(run_dir, fake_data_dir, "++callbacks.fault=null")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert read_metrics(run_dir)["status"] == "completed"
     assert list(tmp_path.iterdir()) == [run_dir]  # no second run folder
@@ -171,11 +176,51 @@ def test_a_signal_saves_the_batch_it_stopped_after_and_the_resume_goes_on_from_t
     last = run_dir / "checkpoints" / "last.ckpt"
     assert f"resume with: python train.py ckpt_path={last}" in stopped.stdout + stopped.stderr
 
-    resumed = resume(run_dir, fake_data_dir, "callbacks.fault=null")
+    resumed = resume(run_dir, fake_data_dir, "++callbacks.fault=null")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     for name, tensor in weights(uninterrupted).items():
         assert torch.equal(tensor, weights(run_dir)[name]), name
     assert tensorboard_steps(run_dir) == tensorboard_steps(uninterrupted)
+
+
+@pytest.mark.slow
+def test_the_same_command_with_ckpt_path_auto_continues_a_killed_run(uninterrupted, fake_data_dir, tmp_path):
+    command = ["train.py", *SMALL_RUN, f"hydra.run.dir={tmp_path / 'run'}", "ckpt_path=auto"]
+    killed = run(*command, *fault_at(15, signal.SIGKILL), data_dir=fake_data_dir)
+    assert killed.returncode == -signal.SIGKILL
+    again = run(
+        *command, "++callbacks.fault=null", data_dir=fake_data_dir
+    )  # the run's overrides are replayed
+    assert again.returncode == 0, again.stderr[-3000:]
+    run_dir = tmp_path / "run"
+    assert (
+        f"ckpt_path=auto: continuing {run_dir / 'checkpoints' / 'last.ckpt'}" in again.stdout + again.stderr
+    )
+    assert read_metrics(run_dir)["resumed_from"]["global_step"] == 10
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    for name, tensor in weights(uninterrupted).items():
+        assert torch.equal(tensor, weights(run_dir)[name]), name
+
+
+@pytest.mark.slow
+def test_a_moved_run_folder_resumes_into_its_own_files(uninterrupted, fake_data_dir, tmp_path):
+    first = tmp_path / "run"
+    stopped = run(
+        "train.py",
+        *SMALL_RUN,
+        f"hydra.run.dir={first}",
+        *fault_at(14, signal.SIGTERM),
+        data_dir=fake_data_dir,
+    )
+    assert stopped.returncode == 128 + signal.SIGTERM
+    moved = first.rename(tmp_path / "moved here, [too]")  # a path Hydra's grammar must not parse
+    last = quoted(str(moved / "checkpoints" / "last.ckpt"))  # as the resume hint quotes it
+    resumed = run("train.py", f"ckpt_path={last}", "++callbacks.fault=null", data_dir=fake_data_dir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert sorted(p.name for p in (moved / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]  # no -v1
+    assert read_metrics(moved)["status"] == "completed" and read_metrics(moved)["run_dir"] == str(moved)
+    for name, tensor in weights(uninterrupted).items():
+        assert torch.equal(tensor, weights(moved)[name]), name
 
 
 @pytest.mark.slow

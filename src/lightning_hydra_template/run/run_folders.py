@@ -70,11 +70,17 @@ def _launcher_shared_name(path: str) -> str | None:
 
 
 def register_resolvers() -> None:
-    """`${new_dir:...}` for configs/hydra/default.yaml, `${slurm_tasks:...}` and `${slurm_gpus:...}`
-    for configs/hydra/launcher/slurm.yaml; idempotent."""
+    """`${new_dir:...}` for configs/hydra/default.yaml, `${run_folder:...}` and `${kept_run_record:...}`
+    for configs/hydra/train.yaml, `${slurm_tasks:...}` and `${slurm_gpus:...}` for
+    configs/hydra/launcher/slurm.yaml; idempotent."""
     from omegaconf import OmegaConf
 
+    from .resume import kept_run_record, run_folder
     from .slurm_request import device_count, gpus_per_node
+
+    if not OmegaConf.has_resolver("run_folder"):
+        OmegaConf.register_new_resolver("run_folder", run_folder)
+        OmegaConf.register_new_resolver("kept_run_record", kept_run_record)
 
     if not OmegaConf.has_resolver("slurm_tasks"):
         OmegaConf.register_new_resolver("slurm_tasks", device_count)

@@ -60,7 +60,14 @@ def recorded_run(
 
 
 def _resume_hint(run_dir: Path, cause: str) -> str:
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if last.is_file():
-        return f"Training interrupted by {cause}; resume with: python train.py ckpt_path={last}"
+    """The command that continues the run, naming the file with its newest state (quoted for the
+    shell and for Hydra when its path needs it)."""
+    import shlex
+
+    from .resume import newest_checkpoint, quoted
+
+    newest = newest_checkpoint(run_dir)
+    if newest is not None:
+        command = shlex.quote(f"ckpt_path={quoted(str(newest))}")
+        return f"Training interrupted by {cause}; resume with: python train.py {command}"
     return f"Training interrupted by {cause} before any checkpoint was saved; start it again."

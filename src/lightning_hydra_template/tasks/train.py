@@ -3,11 +3,11 @@
 python train.py experiment=cnn
 python train.py experiment=mlp optimizer=sgd optimizer.lr=0.05 scheduler=cosine trainer.max_epochs=3
 python train.py ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt     # resume that run, in place
+python train.py ckpt_path=auto hydra.run.dir=logs/train/runs/<name>        # the same command continues it
 """
 
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -194,16 +194,33 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         from hydra.types import RunMode
 
         sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
+        cfg = _with_checkpoint_to_resume(cfg, sweeping)
         summary = train(cfg, sweeping)
         return objective(summary, cfg.get("optimized_metric"), sweeping)
 
 
-def main() -> None:
-    """`python train.py ...`: run folders claimed, a checkpoint's run resumed in place, then Hydra."""
-    from ..run.entry import start
-    from ..run.resume import resume_arguments
+def _with_checkpoint_to_resume(cfg: DictConfig, sweeping: bool) -> DictConfig:
+    """`ckpt_path` as the file to resume (`auto`: the run folder's newest), with the resumed run's
+    own overrides replayed (not in a sweep, whose jobs are given theirs)."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
 
-    sys.argv = resume_arguments(sys.argv)
+    from ..run.resume import checkpoint_to_resume, replayed_config
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    checkpoint = checkpoint_to_resume(cfg.get("ckpt_path"), run_dir)
+    with open_dict(cfg):
+        cfg.ckpt_path = checkpoint
+    if checkpoint is None or sweeping:
+        return cfg
+    return replayed_config(cfg, run_dir, list(hydra_cfg.overrides.task), hydra_cfg.job.config_name)
+
+
+def main() -> None:
+    """`python train.py ...`: run folders claimed (a resume's in place), then Hydra."""
+    from ..run.entry import start
+
     start(_hydra_main)
 
 
