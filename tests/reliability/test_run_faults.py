@@ -161,7 +161,7 @@ def test_killed_with_sigkill_and_resumed_in_place_ends_with_the_same_weights(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGUSR2])
 def test_a_signal_saves_the_batch_it_stopped_after_and_the_resume_goes_on_from_there(
     uninterrupted, fake_data_dir, tmp_path, signum
 ):

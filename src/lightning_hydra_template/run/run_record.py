@@ -47,6 +47,10 @@ def recorded_run(
             summary["signal"] = signals.name if signals.signum else type(error).__name__
             write()
             log.error("%s", _resume_hint(run_dir, summary["signal"]))
+            if signals.wants_requeue and writer:  # last: SLURM stops this job as it requeues it
+                from .slurm_job import requeue_this_job
+
+                requeue_this_job()
             raise SystemExit(signals.exit_code) from None
         if type(error).__name__ == "TrialPruned":  # Optuna stopped this trial early: not a failure
             summary["status"] = "pruned"

@@ -114,7 +114,10 @@ def _fit_and_test(
     if resume_from is not None:
         resume_from.clear()  # Lightning loads the file again itself: no second copy held in memory
     trainer: L.Trainer = build(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers or False,
+        plugins=[AtomicCheckpointIO(), *_on_slurm()],
     )
     refuse_script_relaunch_in_sweep(trainer, sweeping)
     if not isinstance(trainer.accelerator, L.pytorch.accelerators.CUDAAccelerator):
@@ -149,6 +152,13 @@ def _fit_and_test(
         )
     if trainer.is_global_zero:
         log_hparams(trainer.loggers, cfg, metrics)
+
+
+def _on_slurm() -> list:
+    """Under SLURM, Lightning's own requeue on SIGUSR1 off: run/interruption.py is the one stop path."""
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
 
 
 def _without_logger_only_callbacks(callbacks: list) -> list:
