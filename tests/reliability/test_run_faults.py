@@ -6,6 +6,8 @@ what a user would rely on afterwards.
 
 import multiprocessing
 import signal
+import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,7 @@ import torch
 from lightning_hydra_template.run.resume import quoted
 from lightning_hydra_template.run.run_folders import claim_new_dir
 
-from ..helpers import read_metrics, run
+from ..helpers import read_metrics, run, start
 
 # A CNN with augmentation (crop, flip), dropout and a one-cycle schedule: every random stream and
 # every piece of optimizer state a resume must restore. 300 training images: 10 batches per epoch.
@@ -122,6 +124,36 @@ def test_two_runs_started_together_never_share_a_folder(fake_data_dir, tmp_path)
         seed = (folder / ".hydra" / "overrides.yaml").read_text().split("seed=")[1].split()[0]
         assert f"seed: {seed}" in (folder / "resolved_config.yaml").read_text()
         assert read_metrics(folder)["run_dir"] == str(folder)
+
+
+@pytest.mark.slow
+def test_a_second_training_in_a_busy_run_folder_is_refused_and_a_killed_ones_folder_taken_over(
+    fake_data_dir, tmp_path
+):
+    command = [
+        "train.py",
+        *SMALL_RUN,
+        "trainer.max_epochs=1",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "ckpt_path=auto",
+    ]
+    first = start(
+        *command, *fault_at(3, signal.SIGSTOP), output=tmp_path / "first.log", data_dir=fake_data_dir
+    )
+    try:
+        while "T" not in Path(f"/proc/{first.pid}/stat").read_text().rpartition(")")[2].split()[0]:
+            time.sleep(0.2)  # until it has stopped itself mid-training, holding the folder
+        second = run(*command, data_dir=fake_data_dir)
+        output = second.stdout + second.stderr
+        assert second.returncode == 1 and "Traceback" not in output
+        assert f"is in use by another training (host {socket.gethostname()}, pid {first.pid}, since" in output
+    finally:
+        first.kill()
+        first.wait()
+    third = run(*command, data_dir=fake_data_dir)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert f"Took over the lock of {tmp_path / 'run'}" in third.stdout + third.stderr
+    assert read_metrics(tmp_path / "run")["status"] == "completed"
 
 
 def test_a_read_only_log_folder_is_one_line_naming_the_key(fake_data_dir, small_file_system):

@@ -9,6 +9,7 @@ python train.py ckpt_path=auto hydra.run.dir=logs/train/runs/<name>        # the
 import logging
 import os
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -202,10 +203,16 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     with reported_errors("Training"):
         from hydra.core.hydra_config import HydraConfig
         from hydra.types import RunMode
+        from lightning.pytorch.utilities import rank_zero_only
+
+        from ..run.run_lock import run_folder_lock
 
         sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
-        cfg = _with_checkpoint_to_resume(cfg, sweeping)
-        summary = train(cfg, sweeping)
+        run_dir = Path(HydraConfig.get().runtime.output_dir)
+        # The first rank holds the lock for all: the others share its folder by design.
+        with run_folder_lock(run_dir) if rank_zero_only.rank == 0 else nullcontext():
+            cfg = _with_checkpoint_to_resume(cfg, sweeping)
+            summary = train(cfg, sweeping)
         return objective(summary, cfg.get("optimized_metric"), sweeping)
 
 
