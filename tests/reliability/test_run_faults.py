@@ -309,6 +309,19 @@ def test_more_epochs_continue_a_finished_run_without_a_fixed_schedule(fake_data_
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt")["global_step"] == 20
 
 
+@pytest.mark.slow
+def test_a_new_learning_rate_given_on_resume_is_the_one_training_uses(fake_data_dir, tmp_path):
+    first = run(
+        "train.py", *SMALL_RUN, "scheduler=none", "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}",
+        data_dir=fake_data_dir,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr[-3000:]
+    more = resume(tmp_path, fake_data_dir, "trainer.max_epochs=2", "optimizer.lr=0.0001")
+    assert more.returncode == 0, more.stderr[-3000:]
+    rates = {k: v for k, v in read_metrics(tmp_path)["metrics"].items() if k.startswith("lr-")}
+    assert rates and all(v == pytest.approx(1e-4) for v in rates.values()), rates  # the monitor's reading
+
+
 # --- 6. Divergence -----------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from lightning_hydra_template.errors import ConfigError
 from lightning_hydra_template.run import run_folders
 from lightning_hydra_template.run.resume import (
+    check_resume_changes,
     checkpoint_to_resume,
     kept_run_record,
     newest_checkpoint,
@@ -90,3 +91,32 @@ def test_a_quoted_path_reads_back_as_itself_in_hydra_and_the_shell(path):
     argument = shlex.split(shlex.quote(f"ckpt_path={quoted(path)}"))[0]
     [override] = OverridesParser.create().parse_overrides([argument])
     assert (override.key_or_group, override.value()) == ("ckpt_path", path)
+
+
+def resume_of(compose_config, *given: str):
+    """The run's config (experiment=mlp) and the config of its resume with `given` on top."""
+    run_cfg = compose_config(["experiment=mlp"])
+    cfg = compose_config(["experiment=mlp", *given, "ckpt_path=/runs/r/checkpoints/last.ckpt"])
+    return run_cfg, cfg
+
+
+MID_EPOCH = {"epoch_finished": False, "global_step": 14}
+EPOCH_END = {"epoch_finished": True, "global_step": 20}
+
+
+@pytest.mark.parametrize("given", [["optimizer.lr=1e-4"], ["trainer.max_epochs=9"], ["data.batch_size=8"]])
+def test_what_can_change_on_a_resume_is_let_through(compose_config, given):
+    check_resume_changes(*resume_of(compose_config, *given), EPOCH_END)
+
+
+def test_another_network_on_a_resume_is_refused_naming_the_key(compose_config):
+    with pytest.raises(ConfigError, match=r"^model.net.hidden_sizes=\[16\] cannot change .* init_from="):
+        check_resume_changes(*resume_of(compose_config, "model.net.hidden_sizes=[16]"), EPOCH_END)
+
+
+def test_another_batch_size_in_the_middle_of_an_epoch_is_refused(compose_config):
+    run_cfg, cfg = resume_of(compose_config, "data.batch_size=8")
+    with pytest.raises(
+        ConfigError, match=r"middle of an epoch .* step 14.* data.batch_size=" + str(run_cfg.data.batch_size)
+    ):
+        check_resume_changes(run_cfg, cfg, MID_EPOCH)

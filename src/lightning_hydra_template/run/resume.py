@@ -91,10 +91,13 @@ def checkpoint_to_resume(ckpt_path: Any, run_dir: Path) -> str | None:
     return None if ckpt_path is None else str(ckpt_path)
 
 
-def replayed_config(cfg: DictConfig, run_dir: Path, given: list[str], config_name: str) -> DictConfig:
-    """`cfg` composed again from the resumed run's overrides, then the ones given now.
+def replayed_config(
+    cfg: DictConfig, run_dir: Path, given: list[str], config_name: str
+) -> tuple[DictConfig, DictConfig | None]:
+    """`cfg` composed again from the resumed run's overrides, then the ones given now; and the
+    resumed run's own config (its overrides alone), to check what may change on a resume.
 
-    Unchanged when not resuming, or when the checkpoint holds no record of its overrides.
+    Unchanged (and no run config) when the checkpoint holds no record of its overrides.
     """
     checkpoint = Path(str(cfg.ckpt_path))
     in_place = run_folder_of(checkpoint) == run_dir.resolve()
@@ -105,7 +108,7 @@ def replayed_config(cfg: DictConfig, run_dir: Path, given: list[str], config_nam
     else:  # the checkpoint alone (copied out of its run): its recorded overrides, in this new folder
         saved = _overrides_in(checkpoint)
     if not saved:
-        return cfg
+        return cfg, None
     overrides = [*_not_given(replayable(saved), given), *given]
     if cfg.ckpt_path != _ckpt_override(given):
         overrides.append(f"ckpt_path={quoted(str(cfg.ckpt_path))}")  # auto, resolved to its file
@@ -114,7 +117,47 @@ def replayed_config(cfg: DictConfig, run_dir: Path, given: list[str], config_nam
     replayed = compose(config_name=config_name, overrides=overrides)
     if not in_place:
         _record_overrides(run_dir, replayed, overrides)
-    return replayed
+    return replayed, compose(config_name=config_name, overrides=replayable(saved))
+
+
+def check_resume_changes(run_cfg: DictConfig, cfg: DictConfig, resumed: dict[str, Any]) -> None:
+    """Refuse, in one line, what cannot change in the middle of a run; the rest is applied.
+
+    The network: the checkpoint's weights are that network's (a new one starts with init_from).
+    The batch size in the middle of an epoch: the rest of the epoch would be other batches than
+    the ones not yet seen (Lightning resumes at a batch index).
+    """
+    from omegaconf import OmegaConf
+
+    def plain(config: DictConfig, key: str) -> Any:
+        value = OmegaConf.select(config, key)
+        return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+
+    changed = _first_difference(plain(run_cfg, "model.net"), plain(cfg, "model.net"), "model.net")
+    if changed:
+        raise ConfigError(
+            f"{changed} cannot change when resuming ckpt_path={cfg.ckpt_path}: its weights belong to "
+            "the run's network. Resume without it, or start a new run from these weights: "
+            f"init_from={cfg.ckpt_path}."
+        )
+    before, now = plain(run_cfg, "data.batch_size"), plain(cfg, "data.batch_size")
+    if resumed.get("epoch_finished") is False and before != now:
+        raise ConfigError(
+            f"data.batch_size={now} cannot change in the middle of an epoch (ckpt_path={cfg.ckpt_path} "
+            f"was saved at step {resumed['global_step']}, batch size {before}): resume with "
+            f"data.batch_size={before}, or from a checkpoint saved at the end of an epoch."
+        )
+
+
+def _first_difference(before: Any, now: Any, key: str) -> str | None:
+    """The first dotted key (`key=<now>`) where `now` differs from `before`; None if equal."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        for name in [*before, *(k for k in now if k not in before)]:
+            found = _first_difference(before.get(name), now.get(name), f"{key}.{name}")
+            if found:
+                return found
+        return None
+    return None if before == now else f"{key}={now}"
 
 
 def _not_given(saved: list[str], given: list[str]) -> list[str]:

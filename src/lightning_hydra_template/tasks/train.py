@@ -22,8 +22,10 @@ from ..run.project import CONFIG_DIR
 log = logging.getLogger(__name__)
 
 
-def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
+def train(cfg: DictConfig, sweeping: bool = False, resumed_run: DictConfig | None = None) -> dict[str, Any]:
     """Fit and test the model `cfg` describes; return the run's summary (also `metrics.json`).
+
+    `resumed_run`: the config of the run `cfg.ckpt_path` continues, to refuse what cannot change.
 
     `metrics.json` is written however the run ends: `status` is completed, interrupted (SIGTERM or
     SIGINT: last.ckpt holds the state to resume from) or failed (with the error).
@@ -38,7 +40,7 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     from ..run.config_tree import print_config_tree, save_resolved_config
     from ..run.interruption import handled_signals
     from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
-    from ..run.resume import check_there_is_more_to_train
+    from ..run.resume import check_resume_changes, check_there_is_more_to_train
     from ..run.run_record import recorded_run
     from ..run.run_summary import print_summary
 
@@ -57,6 +59,8 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
         resumed_at_step = resumed["global_step"]
         if cfg.get("train"):
             check_there_is_more_to_train(cfg, resumed)
+        if resumed_run is not None:
+            check_resume_changes(resumed_run, cfg, resumed)
     if is_writer:
         save_resolved_config(cfg, run_dir)
     summary: dict[str, Any] = {"status": "running", "run_dir": str(run_dir), "metrics": {}}
@@ -111,6 +115,9 @@ def _fit_and_test(
     if not loggers:
         callbacks = _without_logger_only_callbacks(callbacks)
     if resume_from is not None:
+        from ..callbacks.configured_learning_rate import ConfiguredLearningRate
+
+        callbacks.append(ConfiguredLearningRate())  # optimizer.lr given now applies, not the checkpoint's
         _continue_tensorboard(loggers, tensorboard_purge_step(resume_from))
     if resume_from is not None:
         resume_from.clear()  # Lightning loads the file again itself: no second copy held in memory
@@ -211,14 +218,15 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         run_dir = Path(HydraConfig.get().runtime.output_dir)
         # The first rank holds the lock for all: the others share its folder by design.
         with run_folder_lock(run_dir) if rank_zero_only.rank == 0 else nullcontext():
-            cfg = _with_checkpoint_to_resume(cfg, sweeping)
-            summary = train(cfg, sweeping)
+            cfg, resumed_run = _with_checkpoint_to_resume(cfg, sweeping)
+            summary = train(cfg, sweeping, resumed_run)
         return objective(summary, cfg.get("optimized_metric"), sweeping)
 
 
-def _with_checkpoint_to_resume(cfg: DictConfig, sweeping: bool) -> DictConfig:
+def _with_checkpoint_to_resume(cfg: DictConfig, sweeping: bool) -> tuple[DictConfig, DictConfig | None]:
     """`ckpt_path` as the file to resume (`auto`: the run folder's newest), with the resumed run's
-    own overrides replayed (not in a sweep, whose jobs are given theirs)."""
+    own overrides replayed (not in a sweep, whose jobs are given theirs); and the resumed run's
+    own config, when known."""
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import open_dict
 
@@ -230,7 +238,7 @@ def _with_checkpoint_to_resume(cfg: DictConfig, sweeping: bool) -> DictConfig:
     with open_dict(cfg):
         cfg.ckpt_path = checkpoint
     if checkpoint is None or sweeping:
-        return cfg
+        return cfg, None
     return replayed_config(cfg, run_dir, list(hydra_cfg.overrides.task), hydra_cfg.job.config_name)
 
 
