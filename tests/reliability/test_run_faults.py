@@ -256,6 +256,25 @@ def test_a_moved_run_folder_resumes_into_its_own_files(uninterrupted, fake_data_
 
 
 @pytest.mark.slow
+def test_a_spent_time_budget_stops_cleanly_and_ckpt_path_auto_continues(
+    uninterrupted, fake_data_dir, tmp_path
+):
+    command = ["train.py", *SMALL_RUN, f"hydra.run.dir={tmp_path}", "ckpt_path=auto"]
+    # One second: spent before the first step ends (start-up alone takes longer), so it stops there.
+    stopped = run(*command, "time_budget=1", data_dir=fake_data_dir)
+    assert stopped.returncode == 128 + signal.SIGUSR1, stopped.stderr[-3000:]
+    assert "Time budget of 1s reached at step 1" in stopped.stdout + stopped.stderr
+    assert read_metrics(tmp_path)["status"] == "interrupted"
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt")["global_step"] == 1
+
+    again = run(*command, "time_budget=null", data_dir=fake_data_dir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert read_metrics(tmp_path)["status"] == "completed"
+    for name, tensor in weights(uninterrupted).items():
+        assert torch.equal(tensor, weights(tmp_path)[name]), name
+
+
+@pytest.mark.slow
 def test_last_ckpt_is_the_newest_epoch_even_when_the_best_is_older(fake_data_dir, tmp_path):
     # mode=min on accuracy: the "best" is an early, bad epoch, so Lightning alone left last.ckpt there.
     result = run(

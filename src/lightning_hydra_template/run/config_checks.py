@@ -131,6 +131,12 @@ RULES = (
     Rule(("model.dropout", "model.*.dropout"), fraction, "a number in [0, 1)", "0.1"),
     Rule(("optimizer.lr",), lambda v: is_number(v) and v > 0, "a number > 0", "0.001"),
     Rule(("optimizer.weight_decay",), non_negative_number, "a number >= 0", "0.0"),
+    Rule(
+        ("time_budget",),
+        or_null(lambda v: is_number(v) and v > 0),
+        "seconds > 0, or null (no budget)",
+        "3300",
+    ),
 )
 
 

@@ -114,6 +114,10 @@ def _fit_and_test(
     loggers = build_each(cfg.get("logger"))
     if not loggers:
         callbacks = _without_logger_only_callbacks(callbacks)
+    if cfg.get("time_budget"):
+        from ..callbacks.time_budget import TimeBudget
+
+        callbacks.append(TimeBudget(cfg.time_budget))
     if resume_from is not None:
         from ..callbacks.configured_learning_rate import ConfiguredLearningRate
 
