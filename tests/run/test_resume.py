@@ -7,15 +7,14 @@ from pathlib import Path
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from lightning_hydra_template.config import run_folders
+from lightning_hydra_template.config.run_folders import kept_run_record, run_folder
 from lightning_hydra_template.errors import ConfigError
-from lightning_hydra_template.run import run_folders
 from lightning_hydra_template.run.resume import (
     check_resume_changes,
     checkpoint_to_resume,
-    kept_run_record,
     newest_checkpoint,
     quoted,
-    run_folder,
 )
 
 
