@@ -101,6 +101,30 @@ class NaNWeightsAtStep(L.Callback):
                 next(pl_module.parameters()).fill_(float("nan"))
 
 
+class RequeueAtStep(L.Callback):
+    """Fault injection on a SLURM cluster: once the optimizer has taken `step` steps, the job's first
+    start asks SLURM to requeue it (what a preemption does: SIGTERM now, the job started again).
+
+    Writes the time of the request, and of the first training batch after the restart, to `times`.
+    """
+
+    def __init__(self, step: int, times: str) -> None:
+        self.step, self.times, self.resumed = step, Path(times), False
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: Any) -> None:
+        if os.environ.get("SLURM_RESTART_COUNT", "0") != "0" and not self.resumed:
+            self.resumed = True
+            with open(self.times, "a") as f:
+                f.write(f"training again {time.time()}\n")
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step and os.environ.get("SLURM_RESTART_COUNT", "0") == "0":
+            with open(self.times, "a") as f:
+                f.write(f"requeue {time.time()}\n")
+            subprocess.run(["scontrol", "requeue", os.environ["SLURM_JOB_ID"]], check=True)
+            time.sleep(5)  # SLURM's SIGTERM arrives meanwhile: this batch is the last before the stop
+
+
 def save_hydra_config(cfg: DictConfig) -> None:
     """What Hydra saves before every run, unresolved (in-process tests bypass hydra.main)."""
     run_dir = Path(cfg.hydra.runtime.output_dir)

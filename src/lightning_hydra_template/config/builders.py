@@ -138,6 +138,13 @@ def build_loggers(cfg: DictConfig, purge_step: int | None = None) -> list[Any]:
     ]
 
 
+def _on_slurm() -> list:
+    """Under SLURM, Lightning's own requeue on SIGUSR1 off: run/interruption.py is the one stop path."""
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
+
+
 def build_trainer(
     cfg: DictConfig,
     callbacks: list,
@@ -155,7 +162,7 @@ def build_trainer(
     from ..checkpoints.atomic_io import AtomicCheckpointIO
     from .ddp_guard import refuse_script_relaunch_in_sweep
 
-    plugins = [AtomicCheckpointIO(already_read)]
+    plugins = [AtomicCheckpointIO(already_read), *_on_slurm()]
     trainer = build_lightning_trainer(cfg, callbacks=callbacks, logger=loggers or False, plugins=plugins)
     refuse_script_relaunch_in_sweep(trainer, sweeping)
     if not isinstance(trainer.accelerator, CUDAAccelerator):

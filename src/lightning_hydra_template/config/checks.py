@@ -145,6 +145,12 @@ RULES = (
     Rule(("max_body_mb",), lambda v: is_number(v) and v > 0, "a number > 0 (megabytes)", "20"),
     Rule(("port",), lambda v: is_int(v) and 1024 <= v <= 65535, "an integer from 1024 to 65535", "8000"),
     Rule(("batch_timeout", "max_abs_diff"), non_negative_number, "a number >= 0", "0.01"),
+    Rule(
+        ("time_budget",),
+        or_null(lambda v: is_number(v) and v > 0),
+        "seconds > 0, or null (no budget)",
+        "3300",
+    ),
 )
 
 
