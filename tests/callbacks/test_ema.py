@@ -2,10 +2,10 @@
 
 import lightning as L
 import torch
-from lightning_hydra_template.models.predictor import Predictor
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_hydra_template.callbacks.ema import EMA
+from lightning_hydra_template.inference.predictor import Predictor
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.mlp import MLP
 

@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from lightning_hydra_template.run.builders import build_datamodule, build_model
 
+from lightning_hydra_template.config.builders import build_datamodule, build_model
 from lightning_hydra_template.errors import ConfigError
 from lightning_hydra_template.loss.class_weights import balanced_class_weights, check_class_weights
 

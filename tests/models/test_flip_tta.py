@@ -3,9 +3,9 @@
 import lightning as L
 import pytest
 import torch
-from lightning_hydra_template.models.predictor import Predictor
 from torch.utils.data import DataLoader, TensorDataset
 
+from lightning_hydra_template.inference.predictor import Predictor
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.cnn import CNN
 from lightning_hydra_template.models.flip_tta import (
