@@ -24,7 +24,9 @@ def not_copied(folder: str, names: list[str]) -> set[str]:
     """What a clean clone leaves out: environments, caches, and the root's runs and data."""
     at_root = Path(folder) == PROJECT_ROOT
     skipped = {".git", ".venv", "__pycache__", ".cache", ".ruff_cache", ".pytest_cache"}
-    return {n for n in names if n in skipped or (at_root and n in {"logs", "data"})}
+    return {
+        n for n in names if n in skipped or n.endswith(".egg-info") or (at_root and n in {"logs", "data"})
+    }
 
 
 @pytest.fixture
