@@ -14,6 +14,7 @@ A command of any other kind fails here until a check for it is added.
 """
 
 import argparse
+import itertools
 import re
 import runpy
 import shlex
@@ -30,15 +31,14 @@ from pathlib import Path
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
-from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 import lightning_hydra_template
-from lightning_hydra_template.models.classifier_api import FORM_FIELDS
-from lightning_hydra_template.run.entry import null_groups_dropped
-from lightning_hydra_template.run.project import CONFIG_DIR, PROJECT_ROOT
+from lightning_hydra_template.config.entry import null_groups_dropped
+from lightning_hydra_template.config.project import CONFIG_DIR, PROJECT_ROOT
+from lightning_hydra_template.inference.serving_api import FORM_FIELDS
 
 from .helpers import class_folders
 
@@ -155,8 +155,15 @@ def hydra_jobs(arguments: list[str]) -> list[list[str]]:
         i += 1
     if not multirun:
         return [overrides]
-    parsed = OverridesParser.create().parse_overrides(overrides)
-    return [job for batch in BasicSweeper.split_arguments(parsed, max_batch_size=None) for job in batch]
+    # What Hydra's basic sweeper runs: every combination of the comma-separated values (its
+    # split_arguments is in hydra._internal, so the same few lines on Override's public methods).
+    choices = [
+        [f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()]
+        if o.is_sweep_override()
+        else [f"{o.get_key_element()}={o.get_value_element_as_str()}"]
+        for o in OverridesParser.create().parse_overrides(overrides)
+    ]
+    return [list(job) for job in itertools.product(*choices)]
 
 
 def check_hydra_entry(config_name: str, arguments: list[str]) -> None:

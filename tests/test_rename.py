@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lightning_hydra_template.run.project import PROJECT_ROOT
+from lightning_hydra_template.config.project import PROJECT_ROOT
 from tools.rename import distribution_name, main, package_name, rename
 
 OLD = package_name(PROJECT_ROOT)

@@ -4,10 +4,10 @@ import torch
 from lightning.pytorch.utilities.model_summary import ModelSummary
 from torch.utils.data import DataLoader, TensorDataset
 
+from lightning_hydra_template.config.builders import build
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.cnn import CNN
 from lightning_hydra_template.models.mlp import MLP
-from lightning_hydra_template.run.builders import build
 
 from ..helpers import config_options, fashion_mnist_datamodule
 

@@ -24,7 +24,7 @@ from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import (
     fail_stale_trials,
     open_study,
 )
-from lightning_hydra_template.run.project import PROJECT_ROOT
+from lightning_hydra_template.config.project import PROJECT_ROOT
 
 # A few batches of one epoch per trial, on the generated data.
 QUICK = ["debug=fast", "data.val_size=100", "trainer.limit_train_batches=3"]

@@ -29,7 +29,7 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from lightning_hydra_template.run.optuna_trial import (
+from lightning_hydra_template.sweeps.trial import (
     JOURNAL,
     TrialOutcome,
     study_storage,

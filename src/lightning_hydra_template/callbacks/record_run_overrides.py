@@ -1,8 +1,8 @@
-"""Adds the run's command-line overrides to every checkpoint (see run/run_overrides.py for why)."""
+"""Adds the run's command-line overrides to every checkpoint (see checkpoints/run_overrides.py for why)."""
 
 import lightning as L
 
-from ..run.run_overrides import CHECKPOINT_KEY, replayable
+from ..checkpoints.run_overrides import CHECKPOINT_KEY, replayable
 
 
 class RecordRunOverrides(L.Callback):

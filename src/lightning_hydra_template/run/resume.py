@@ -9,8 +9,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from ..checkpoints.run_overrides import replayable
 from ..errors import ConfigError, UserError
-from .run_overrides import replayable
 
 _CKPT_KEYS = ("ckpt_path", "+ckpt_path", "++ckpt_path")
 
@@ -70,8 +70,8 @@ def resume_arguments(argv: list[str]) -> list[str]:
 def _overrides_in(checkpoint: Path) -> list[str] | None:
     """The overrides a checkpoint file recorded; None when it holds none or cannot be read (the
     task then names the problem with the file itself)."""
-    from .checkpoint_file import load_checkpoint
-    from .run_overrides import saved_overrides
+    from ..checkpoints.file import load_checkpoint
+    from ..checkpoints.run_overrides import saved_overrides
 
     try:
         return saved_overrides(load_checkpoint(checkpoint))

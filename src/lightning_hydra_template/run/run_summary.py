@@ -7,7 +7,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-METRICS_FILE = "metrics.json"  # a run's figures and how it ended; sweepers read it (run/optuna_trial.py)
+METRICS_FILE = "metrics.json"  # a run's figures and how it ended; sweepers read it (sweeps/trial.py)
 
 # The config keys that describe an experiment, shown in TensorBoard's HParams tab.
 HPARAM_KEYS = ("data", "model", "optimizer", "scheduler", "trainer", "seed")
@@ -52,14 +52,14 @@ def _write_hparams_yaml(logger, params: Mapping[str, Any]) -> None:
     before they are logged, and never again (the file stayed `{}`)."""
     log_dir = getattr(logger, "log_dir", None)
     if log_dir and Path(log_dir).is_dir():
-        from .atomic_files import atomic_write_text
+        from ..atomic_files import atomic_write_text
 
         atomic_write_text(Path(log_dir) / "hparams.yaml", OmegaConf.to_yaml(OmegaConf.create(dict(params))))
 
 
 def write_metrics(run_dir: Path, summary: Mapping[str, Any]) -> Path:
     """Write `metrics.json` atomically and as strict JSON (NaN becomes null)."""
-    from .atomic_files import atomic_write_json
+    from ..atomic_files import atomic_write_json
 
     path = run_dir / METRICS_FILE
     atomic_write_json(path, summary)
@@ -80,6 +80,6 @@ def print_summary(summary: Mapping[str, Any]) -> None:
         else:
             table.add_row(key, str(value))
     rich.print(table)
-    from .console import copy_into_log_file
+    from ..console import copy_into_log_file
 
     copy_into_log_file(table, "run summary")

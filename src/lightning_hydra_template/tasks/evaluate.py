@@ -11,8 +11,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from ..config.project import CONFIG_DIR
 from ..errors import reported_errors
-from ..run.project import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,12 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from ..run.builders import build, build_datamodule, build_each, build_model
-    from ..run.checkpoint_file import load_checkpoint
-    from ..run.config_checks import check_config
-    from ..run.config_tree import print_config_tree
-    from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
-    from ..run.run_overrides import saved_overrides
+    from ..checkpoints.file import load_checkpoint
+    from ..checkpoints.run_overrides import saved_overrides
+    from ..config.builders import build, build_datamodule, build_each, build_model
+    from ..config.checks import check_config
+    from ..config.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
+    from ..config.tree import print_config_tree
     from ..run.run_summary import print_summary, scalar_metrics, write_metrics
 
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
@@ -116,7 +116,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """`python eval.py ckpt_path=...`: its own run folder (claimed, never shared), then Hydra."""
-    from ..run.entry import start
+    from ..config.entry import start
 
     start(_hydra_main)
 

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING, Any
 import hydra
 from omegaconf import DictConfig
 
+from ..config.project import CONFIG_DIR
 from ..errors import ConfigError, DataError, reported_errors
-from ..run.project import CONFIG_DIR
 from .predict import label_indices, list_inputs
 
 if TYPE_CHECKING:  # heavy imports stay out of `python explain.py --help`
     import numpy as np
     import torch
 
-    from ..models.predictor import Predictor
+    from ..inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
 GRID = 16  # figures per TensorBoard image grid (one step of the tag each): bounds the memory held
@@ -29,7 +29,7 @@ GRID = 16  # figures per TensorBoard image grid (one step of the tag each): boun
 
 def explain(cfg: DictConfig) -> dict[str, Any]:
     """Write `<n>_<image>.png` per image and TensorBoard grids under `explain/<method>`; return figures."""
-    from ..models.attribution import METHODS, occlusion_settings, require_captum
+    from ..inference.attribution import METHODS, occlusion_settings, require_captum
 
     require_captum()  # before the checkpoint loads: the install line is the first thing said
     if cfg.method not in METHODS:
@@ -53,7 +53,7 @@ def explain(cfg: DictConfig) -> dict[str, Any]:
     from rich.progress import MofNCompleteColumn, Progress
     from torch.utils.tensorboard import SummaryWriter
 
-    from ..models.predictor import Predictor
+    from ..inference.predictor import Predictor
 
     predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)
     if cfg.method == "occlusion":  # a window that cannot work says so before any image is read
@@ -135,8 +135,8 @@ def _explain_one(
     true: int | None,
 ) -> tuple["np.ndarray", float | None]:
     """The picture of one image's attribution, and integrated gradients' |convergence delta| (or None)."""
-    from ..models.attribution import attribute, reads_rows_as_steps
-    from ..models.attribution_figure import explanation_figure
+    from ..inference.attribution import attribute, reads_rows_as_steps
+    from ..inference.attribution_figure import explanation_figure
 
     result = attribute(
         predictor,
@@ -187,7 +187,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """`python explain.py ckpt_path=... input=... method=...`"""
-    from ..run.entry import start
+    from ..config.entry import start
 
     start(_hydra_main)
 

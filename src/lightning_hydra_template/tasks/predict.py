@@ -15,8 +15,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from ..config.project import CONFIG_DIR
 from ..errors import ConfigError, DataError, MissingFileError, reported_errors
-from ..run.project import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 CHUNK = 4096  # images decoded at once: bounds memory on large folders
@@ -94,9 +94,9 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from rich.progress import MofNCompleteColumn, Progress
 
+    from ..atomic_files import atomic_write_json, atomic_write_text
     from ..data.image_cache import decode_all
-    from ..models.predictor import Predictor
-    from ..run.atomic_files import atomic_write_json, atomic_write_text
+    from ..inference.predictor import Predictor
 
     if int(cfg.top_k) < 1 or int(cfg.batch_size) < 1:
         raise ConfigError(f"top_k={cfg.top_k} and batch_size={cfg.batch_size} must be positive integers.")
@@ -193,7 +193,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """`python predict.py ckpt_path=... input=...`"""
-    from ..run.entry import start
+    from ..config.entry import start
 
     start(_hydra_main)
 

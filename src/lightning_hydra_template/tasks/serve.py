@@ -16,8 +16,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from ..config.project import CONFIG_DIR
 from ..errors import ConfigError, reported_errors
-from ..run.project import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 HOSTS = ("127.0.0.1", "0.0.0.0", "::")  # the addresses LitServe accepts
@@ -54,10 +54,10 @@ def model_loader(cfg: DictConfig) -> Callable[[str], Any]:
             "Give ckpt_path=<run>/checkpoints/best.ckpt or model_path=<run>/model.onnx (exactly one)."
         )
     if cfg.model_path:
-        from ..models.onnx_predictor import OnnxPredictor
+        from ..inference.onnx_predictor import OnnxPredictor
 
         return functools.partial(OnnxPredictor.from_file, str(Path(cfg.model_path).expanduser().resolve()))
-    from ..models.predictor import Predictor
+    from ..inference.predictor import Predictor
 
     return functools.partial(Predictor.from_checkpoint, str(Path(cfg.ckpt_path).expanduser().resolve()))
 
@@ -91,7 +91,7 @@ def lit_server(cfg: DictConfig, load: Callable[[str], Any]) -> Any:
     import litserve as ls
     from starlette.exceptions import HTTPException
 
-    from ..models.classifier_api import ClassifierAPI, error_as_json
+    from ..inference.serving_api import ClassifierAPI, error_as_json
 
     api = ClassifierAPI(load, int(cfg.top_k), int(cfg.max_batch_size), float(cfg.batch_timeout))
     server = ls.LitServer(api, accelerator=cfg.device, workers_per_device=int(cfg.workers_per_device))
@@ -123,7 +123,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """`python serve.py ckpt_path=...`"""
-    from ..run.entry import start
+    from ..config.entry import start
 
     start(_hydra_main)
 

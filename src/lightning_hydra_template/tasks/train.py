@@ -15,8 +15,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig
 
+from ..config.project import CONFIG_DIR
 from ..errors import ConfigError, reported_errors
-from ..run.project import CONFIG_DIR
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +32,11 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from ..run.checkpoint_file import checkpoint_summary, load_checkpoint
-    from ..run.config_checks import check_config
-    from ..run.config_tree import print_config_tree, save_resolved_config
+    from ..checkpoints.file import checkpoint_summary, load_checkpoint
+    from ..config.checks import check_config
+    from ..config.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
+    from ..config.tree import print_config_tree, save_resolved_config
     from ..run.interruption import handled_signals
-    from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
     from ..run.resume import check_there_is_more_to_train
     from ..run.run_record import recorded_run
     from ..run.run_summary import print_summary
@@ -74,13 +74,13 @@ def _fit_and_test(
     from hydra.core.hydra_config import HydraConfig
 
     from ..callbacks.record_run_overrides import RecordRunOverrides
-    from ..run.builders import build, build_datamodule, build_each, build_model
-    from ..run.checkpoint_io import AtomicCheckpointIO
+    from ..checkpoints.atomic_io import AtomicCheckpointIO
+    from ..config.builders import build, build_datamodule, build_each, build_model
     from ..run.ddp_guard import refuse_script_relaunch_in_sweep
     from ..run.host_memory import keep_freed_memory
-    from ..run.optuna_trial import trial_identity
     from ..run.resume import check_weights_fit_model, tensorboard_purge_step
     from ..run.run_summary import log_hparams, scalar_metrics
+    from ..sweeps.trial import trial_identity
 
     started = time.perf_counter()
     keep_freed_memory(cfg.get("malloc_trim_threshold_mb"))
@@ -101,7 +101,7 @@ def _fit_and_test(
     callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task)))
     trial = trial_identity(cfg)
     if trial:  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
-        from ..callbacks.optuna_pruning import OptunaPruning
+        from ..sweeps.pruning import OptunaPruning
 
         pruner = build(trial.pop("pruner")) if trial.get("pruner") else None
         monitor = cfg.get("pruning_monitor", "val/acc")
@@ -200,7 +200,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 def main() -> None:
     """`python train.py ...`: run folders claimed, a checkpoint's run resumed in place, then Hydra."""
-    from ..run.entry import start
+    from ..config.entry import start
     from ..run.resume import resume_arguments
 
     sys.argv = resume_arguments(sys.argv)

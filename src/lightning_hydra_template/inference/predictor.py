@@ -12,7 +12,7 @@ import torch
 
 from ..data.batch_transforms import BatchPreprocessor
 from ..errors import ConfigError
-from .classifier import ImageClassifier
+from ..models.classifier import ImageClassifier
 
 
 class Predictor:
@@ -35,7 +35,7 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto") -> "Predictor":
-        from ..run.checkpoint_file import load_checkpoint
+        from ..checkpoints.file import load_checkpoint
 
         load_checkpoint(path)  # a missing or damaged file is one clear message
         if str(device) == "auto":

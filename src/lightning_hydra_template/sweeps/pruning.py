@@ -8,7 +8,7 @@ class OptunaPruning(L.Callback):
 
     The trial is looked up in the study's storage, so this works whether the trial runs in the
     sweeper's process or elsewhere. Raises `optuna.TrialPruned`: the run's status becomes `pruned`
-    (run/optuna_trial.py).
+    (sweeps/trial.py).
     """
 
     def __init__(
@@ -16,7 +16,7 @@ class OptunaPruning(L.Callback):
     ) -> None:
         import optuna
 
-        from ..run.optuna_trial import study_storage
+        from .trial import study_storage
 
         # The pruner is not kept in the storage: the sweep's own (hydra.sweeper.pruner) is passed in.
         study = optuna.load_study(study_name=study_name, storage=study_storage(storage), pruner=pruner)

@@ -2,7 +2,7 @@
 
 Both sides import this module, so the agreement lives in one place:
 - the sweeper names the trial with `trial_overrides` (`+pruning.*`); the run reads them back with
-  `trial_identity` and reports each validation to that trial (callbacks/optuna_pruning.py);
+  `trial_identity` and reports each validation to that trial (sweeps/pruning.py);
 - the run ends, however it ends, with `metrics.json` holding its status (run/run_record.py);
   the sweeper reads how the trial went from that file alone, with `trial_outcome`;
 - both open the study from the same storage URL with `study_storage`, so a trial in another process
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from omegaconf import DictConfig, OmegaConf
 
-from .run_summary import METRICS_FILE
+from ..run.run_summary import METRICS_FILE
 
 if TYPE_CHECKING:
     import optuna

@@ -6,8 +6,8 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from ..atomic_files import atomic_write_with
 from ..errors import StorageError
-from .atomic_files import atomic_write_with
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -86,7 +86,7 @@ def check_occlusion_window(image_size: int, window: int, stride: int) -> None:
 
 def reads_rows_as_steps(model: nn.Module) -> bool:
     """True for the row LSTM: each image row is one time step, so a per-row sum is per step."""
-    from .lstm import RowLSTM
+    from ..models.lstm import RowLSTM
 
     return isinstance(getattr(model, "net", model), RowLSTM)
 

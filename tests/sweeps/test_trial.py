@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from lightning_hydra_template.run.optuna_trial import (
+from lightning_hydra_template.sweeps.trial import (
     TrialOutcome,
     study_storage,
     trial_identity,
@@ -75,7 +75,7 @@ def test_a_journal_url_is_one_study_file_every_process_opens_alike(tmp_path):
     url = f"journal://{tmp_path / 'optuna' / 'study.log'}"
     sweeper_side = optuna.create_study(study_name="s", storage=study_storage(url))
     trial = sweeper_side.ask()
-    # What a trial in another process does (callbacks/optuna_pruning.py): its own storage object.
+    # What a trial in another process does (sweeps/pruning.py): its own storage object.
     trial_side = optuna.load_study(study_name="s", storage=study_storage(url))
     optuna.trial.Trial(trial_side, trial._trial_id).report(0.5, step=1)
     sweeper_side.tell(trial, 0.7)
