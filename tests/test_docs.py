@@ -430,3 +430,15 @@ def test_a_page_with_a_stale_link_or_an_unknown_program_is_caught(tmp_path):
         slug("Inference: eager PyTorch, torch.export and predict.py")
         == "inference-eager-pytorch-torchexport-and-predictpy"
     )
+
+
+def test_the_readme_table_of_where_to_change_what_shows_overrides_that_compose(hydra_configs):
+    """Its "on the command line" column: each code span with a `=` is overrides of train.py."""
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Where to change what", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[2] for line in table.splitlines() if line.startswith("| ") and "`" in line]
+    assert len(rows) >= 6  # model, data, augmentation, optimizer, logger, hardware, cluster
+    for cell in rows:
+        for span in INLINE_CODE.findall(cell):
+            if "=" in span:
+                check_hydra_entry("train", [w for w in shlex.split(span) if w != "..."])

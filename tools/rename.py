@@ -171,7 +171,8 @@ def format_python(root: Path, files: list[Path]) -> None:
         return
     names = [str(f.relative_to(root)) for f in files]
     for command in (["check", "--fix", "--quiet", "--select", "I"], ["format", "--quiet"]):
-        subprocess.run([sys.executable, "-m", "ruff", *command, *names], cwd=root, check=True)
+        if subprocess.run([sys.executable, "-m", "ruff", *command, *names], cwd=root).returncode:
+            print(f"rename: `ruff {' '.join(command)}` found what it cannot fix (above); fix it in {root}.")
 
 
 def _rename_in_runs(logs: Path, old: str, new: str, dry_run: bool) -> list[str]:
