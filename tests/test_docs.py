@@ -10,7 +10,8 @@ A command is a line of a ```bash block, or an inline `code span` that starts wit
 - the benchmark scripts: their argument parser accepts the arguments (nothing is measured);
 - installing, testing, linting: the same commands CI runs, extras that exist, markers that exist;
 - tensorboard and curl: the program is installed; the URL and form field are those serve.py answers.
-A command of any other kind fails here until a check for it is added.
+A command of any other kind fails here until a check for it is added. The import lines of
+```python blocks run, so a moved module is caught.
 """
 
 import argparse
@@ -323,8 +324,26 @@ def test_the_pages_show_the_commands_people_run_first():
         " ".join(c.words) for c in COMMANDS if c.page.name == "README.md" and c.page.parent == PROJECT_ROOT
     ]
     assert ".venv/bin/pip install -e .[dev]" in readme and ".venv/bin/python -m pytest" in readme
+    # CI and the hooks run these very lines: they stay word for word.
+    text = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    install = 'python3 -m venv .venv && .venv/bin/pip install -e ".[dev]" && '
+    install += ".venv/bin/python train.py experiment=cnn"
+    assert f"\n{install}\n" in text
+    assert "\n.venv/bin/python -m pytest\n" in text
     assert "python train.py experiment=cnn --cfg job" in readme
     assert len({c.page for c in COMMANDS}) >= 8  # the README, benchmarks and the docs pages on using it
+
+
+def python_imports() -> list[tuple[Path, int, str]]:
+    """The import lines of the pages' ```python blocks."""
+    return [(page, number, line.strip()) for page in PAGES
+            for number, line, language in prose_and_blocks(page)
+            if language == "python" and re.match(r"\s*(from \S+ )?import ", line)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("page", "line", "statement"), python_imports(), ids=lambda v: str(v).split("/")[-1])
+def test_every_import_in_the_docs_python_works(page, line, statement):
+    exec(statement, {})  # a moved module fails here, with the page and line in the test's id
 
 
 # Links.
