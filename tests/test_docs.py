@@ -119,12 +119,12 @@ def commands_in(page: Path) -> list[Command]:
         while words:
             cut = words.index("&&") if "&&" in words else len(words)
             one, words = words[:cut], words[cut + 1 :]
-            env = [w.split("=", 1) for w in one if ASSIGNMENT.match(w)]
-            env = env[: next((i for i, w in enumerate(one) if not ASSIGNMENT.match(w)), len(one))]
-            if len(env) == len(one):  # only assignments: a shell variable for the lines below
-                variables.update(dict(env))
+            program = next((i for i, w in enumerate(one) if not ASSIGNMENT.match(w)), len(one))
+            env = tuple(tuple(w.split("=", 1)) for w in one[:program])  # DATA_DIR=... python ...
+            if program == len(one):  # only assignments: shell variables for the lines below
+                variables.update(env)
                 continue
-            commands.append(Command(page, number, tuple(one[len(env) :]), tuple(map(tuple, env))))
+            commands.append(Command(page, number, tuple(one[program:]), env))
     return commands
 
 
@@ -190,16 +190,17 @@ def check_pip(words: list[str]) -> None:
 
 def ran_by_ci(words: list[str]) -> bool:
     """The command (`.venv/bin/` aside) is a line of .ci/run or a step of the GitHub workflow."""
-    line = " ".join(w.removeprefix(".venv/bin/") for w in words)
+
+    def plain(command: str) -> str:
+        return " ".join(w.removeprefix(".venv/bin/") for w in shlex.split(command, comments=True))
+
     workflow = yaml.safe_load((PROJECT_ROOT / ".github" / "workflows" / "ci.yml").read_text())
-    steps = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
-    ci_run = [
-        " ".join(shlex.split(c, comments=True))
-        for c in (PROJECT_ROOT / ".ci" / "run").read_text().splitlines()
+    steps = [step["run"] for job in workflow["jobs"].values() for step in job["steps"] if "run" in step]
+    ci_lines = [
+        *(PROJECT_ROOT / ".ci" / "run").read_text().splitlines(),
+        *(s for step in steps for s in step.split("&&")),
     ]
-    return any(line in " ".join(shlex.split(step)) for step in steps) or any(
-        " ".join(w.removeprefix(".venv/bin/") for w in c.split()) == line for c in ci_run
-    )
+    return plain(shlex.join(words)) in {plain(line) for line in ci_lines}
 
 
 def check_pytest(arguments: list[str]) -> None:
@@ -214,8 +215,8 @@ def check_pytest(arguments: list[str]) -> None:
 
 
 def check_images_to_csv(arguments: list[str], tmp_path: Path) -> None:
-    """Run for real on generated class folders, the page's /data/... paths moved under tmp_path."""
-    image_dir, csv_path = (tmp_path / a.lstrip("/") if a.startswith("/data/") else Path(a) for a in arguments)
+    """Run for real on generated class folders, the page's paths (/data/pets/...) under tmp_path."""
+    image_dir, csv_path = (tmp_path / a.lstrip("/") for a in arguments)
     class_folders(image_dir)
     scripts = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     module, function = scripts["images-to-csv"].split(":")
