@@ -17,11 +17,13 @@ def build_each(group: DictConfig | None) -> list[Any]:
 
     A collection that is itself one object (`callbacks=early_stopping`) builds that object alone.
     """
+    return [build(entry) for entry in _entries(group)]
+
+
+def _entries(group: DictConfig | None) -> list[DictConfig]:
     if not group:
         return []
-    if "_target_" in group:
-        return [build(group)]
-    return [build(entry) for entry in group.values() if entry is not None]
+    return [group] if "_target_" in group else [entry for entry in group.values() if entry is not None]
 
 
 def build_datamodule(cfg: DictConfig) -> Any:
@@ -51,3 +53,69 @@ def build_model(cfg: DictConfig, **kwargs: Any) -> Any:
         net_config["weights"] = None
     model.record_net_config(net_config)
     return model
+
+
+def build_callbacks(cfg: DictConfig, with_logger: bool) -> list[Any]:
+    """`cfg.callbacks`, plus what every training run carries: its overrides in each checkpoint (resume
+    and eval.py need no folder) and, in an Optuna sweep, the trial's pruning callback."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from ..callbacks.record_run_overrides import RecordRunOverrides
+    from ..sweeps.trial import trial_identity
+
+    callbacks = build_each(cfg.get("callbacks"))
+    callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task)))
+    trial = trial_identity(cfg)
+    if trial:  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
+        from ..sweeps.pruning import OptunaPruning
+
+        pruner = build(trial.pop("pruner")) if trial.get("pruner") else None
+        callbacks.append(OptunaPruning(**trial, monitor=cfg.get("pruning_monitor", "val/acc"), pruner=pruner))
+    if not with_logger:
+        callbacks = _without_logger_only_callbacks(callbacks)
+    return callbacks
+
+
+def _without_logger_only_callbacks(callbacks: list) -> list:
+    """`logger=null`: Lightning refuses a LearningRateMonitor without a logger; it has nothing to do."""
+    import logging
+
+    from lightning.pytorch.callbacks import LearningRateMonitor
+
+    kept = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    if len(kept) < len(callbacks):
+        logging.getLogger(__name__).info("No logger (logger=null): the learning-rate monitor is off.")
+    return kept
+
+
+def build_loggers(cfg: DictConfig, purge_step: int | None = None) -> list[Any]:
+    """`cfg.logger`; a resumed run's TensorBoard writer hides what the killed run logged after its
+    checkpoint (`purge_step`), so the resumed curves have no duplicates."""
+    if purge_step is None:
+        return build_each(cfg.get("logger"))
+    from hydra.utils import get_class
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    # TensorBoardLogger hands extra keyword arguments to its SummaryWriter.
+    return [
+        build(e, purge_step=purge_step) if issubclass(get_class(e._target_), TensorBoardLogger) else build(e)
+        for e in _entries(cfg.get("logger"))
+    ]
+
+
+def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, checkpoint_io: Any, sweeping: bool) -> Any:
+    """`cfg.trainer` with the run's callbacks, loggers and checkpoint IO; refused where it would run
+    the wrong experiments (`ddp_guard`)."""
+    import os
+
+    from lightning.pytorch.accelerators import CUDAAccelerator
+
+    from .ddp_guard import refuse_script_relaunch_in_sweep
+
+    trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[checkpoint_io])
+    refuse_script_relaunch_in_sweep(trainer, sweeping)
+    if not isinstance(trainer.accelerator, CUDAAccelerator):
+        # Lightning asks torch to probe CUDA through NVML; without a GPU nothing caches the
+        # answer and every optimizer step loads NVML again. Off CUDA, the cheap probe is safe.
+        os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "0"
+    return trainer

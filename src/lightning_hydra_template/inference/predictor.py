@@ -37,10 +37,10 @@ class Predictor:
     def from_checkpoint(cls, path: str | Path, device: str | torch.device = "auto") -> "Predictor":
         from ..checkpoints.file import load_checkpoint
 
-        load_checkpoint(path)  # a missing or damaged file is one clear message
+        checkpoint = load_checkpoint(path)  # a missing or damaged file is one clear message
         if str(device) == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        return cls(ImageClassifier.load_from_checkpoint(path, map_location="cpu"), device)
+        return cls(ImageClassifier.from_checkpoint(checkpoint), device)
 
     def to_pixels(self, image: Any) -> torch.Tensor:
         """A path, a PIL image or a uint8 `[C, H, W]` tensor -> uint8 `[C, size, size]`, as in training."""

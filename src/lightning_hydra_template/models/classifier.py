@@ -104,6 +104,14 @@ class ImageClassifier(L.LightningModule):
         self.train_loss_steps = 0
         self._compiled = False
 
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Mapping[str, Any]) -> "ImageClassifier":
+        """The model a checkpoint already read (`checkpoints.file.load_checkpoint`) describes, with its
+        weights: `load_from_checkpoint` without reading the file again."""
+        model = cls(**checkpoint["hyper_parameters"])
+        model.load_state_dict(checkpoint["state_dict"])
+        return model
+
     def record_net_config(self, config: Mapping[str, Any]) -> None:
         """Keep the network's resolved config (`_target_` and arguments) in every checkpoint."""
         self.hparams["net"] = dict(config)

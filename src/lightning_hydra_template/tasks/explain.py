@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import hydra
 from omegaconf import DictConfig
 
-from ..config.project import CONFIG_DIR
-from ..errors import ConfigError, DataError, reported_errors
+from ..config.entry import task_main
+from ..errors import ConfigError, DataError
 from .predict import label_indices, list_inputs
 
 if TYPE_CHECKING:  # heavy imports stay out of `python explain.py --help`
@@ -179,18 +178,7 @@ def _save_png(picture: "np.ndarray", path: Path) -> None:
     Image.fromarray(picture).save(path)
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="explain")
-def _hydra_main(cfg: DictConfig) -> None:
-    with reported_errors("Explanation"):
-        explain(cfg)
-
-
-def main() -> None:
-    """`python explain.py ckpt_path=... input=... method=...`"""
-    from ..config.entry import start
-
-    start(_hydra_main)
-
+main = task_main(explain, config_name="explain", what="Explanation")
 
 if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.explain, as from a wheel
     main()

@@ -11,11 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
-from ..config.project import CONFIG_DIR
-from ..errors import ConfigError, UserError, reported_errors
+from ..config.entry import task_main
+from ..errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
 SUFFIX = {"onnx": ".onnx", "torch": ".pt2"}
@@ -159,18 +158,7 @@ def check_parity(expected, actual, max_abs_diff: float) -> dict[str, Any]:
     return {"max_abs_diff": difference, "top1_agree": agree, "parity_images": len(expected)}
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="export")
-def _hydra_main(cfg: DictConfig) -> None:
-    with reported_errors("Export"):
-        export(cfg)
-
-
-def main() -> None:
-    """`python export.py ckpt_path=... format=onnx|torch`"""
-    from ..config.entry import start
-
-    start(_hydra_main)
-
+main = task_main(export, config_name="export", what="Export")
 
 if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.export, as from a wheel
     main()

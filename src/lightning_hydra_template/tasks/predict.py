@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
-from ..config.project import CONFIG_DIR
-from ..errors import ConfigError, DataError, MissingFileError, reported_errors
+from ..config.entry import task_main
+from ..errors import ConfigError, DataError, MissingFileError
 
 log = logging.getLogger(__name__)
 CHUNK = 4096  # images decoded at once: bounds memory on large folders
@@ -185,18 +184,7 @@ def _accuracy_and_f1(probabilities, true, num_classes: int) -> dict[str, float]:
     }
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="predict")
-def _hydra_main(cfg: DictConfig) -> None:
-    with reported_errors("Prediction"):
-        predict(cfg)
-
-
-def main() -> None:
-    """`python predict.py ckpt_path=... input=...`"""
-    from ..config.entry import start
-
-    start(_hydra_main)
-
+main = task_main(predict, config_name="predict", what="Prediction")
 
 if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.predict, as from a wheel
     main()

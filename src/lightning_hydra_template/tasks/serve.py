@@ -13,11 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
-from ..config.project import CONFIG_DIR
-from ..errors import ConfigError, reported_errors
+from ..config.entry import task_main
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 HOSTS = ("127.0.0.1", "0.0.0.0", "::")  # the addresses LitServe accepts
@@ -115,18 +114,7 @@ def _default_signal_handlers() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="serve")
-def _hydra_main(cfg: DictConfig) -> None:
-    with reported_errors("Serving"):
-        serve(cfg)
-
-
-def main() -> None:
-    """`python serve.py ckpt_path=...`"""
-    from ..config.entry import start
-
-    start(_hydra_main)
-
+main = task_main(serve, config_name="serve", what="Serving")
 
 if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.serve, as from a wheel
     main()
