@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from ..config.entry import task_main
 from ..errors import ConfigError, DataError
-from .predict import label_indices, list_inputs
+from ..inference.inputs import label_indices, list_inputs
 
 if TYPE_CHECKING:  # heavy imports stay out of `python explain.py --help`
     import numpy as np
