@@ -60,7 +60,7 @@ def build_callbacks(cfg: DictConfig, with_logger: bool) -> list[Any]:
     and eval.py need no folder) and, in an Optuna sweep, the trial's pruning callback."""
     from hydra.core.hydra_config import HydraConfig
 
-    from ..callbacks.record_run_overrides import RecordRunOverrides
+    from ..checkpoints.record_overrides import RecordRunOverrides
     from ..sweeps.trial import trial_identity
 
     callbacks = build_each(cfg.get("callbacks"))
@@ -103,16 +103,25 @@ def build_loggers(cfg: DictConfig, purge_step: int | None = None) -> list[Any]:
     ]
 
 
-def build_trainer(cfg: DictConfig, callbacks: list, loggers: list, checkpoint_io: Any, sweeping: bool) -> Any:
-    """`cfg.trainer` with the run's callbacks, loggers and checkpoint IO; refused where it would run
+def build_trainer(
+    cfg: DictConfig,
+    callbacks: list,
+    loggers: list,
+    sweeping: bool = False,
+    already_read: dict[str, dict] | None = None,
+) -> Any:
+    """`cfg.trainer` with the run's callbacks and loggers, writing checkpoints atomically and taking
+    the checkpoints the task `already_read` without reading them again; refused where it would run
     the wrong experiments (`ddp_guard`)."""
     import os
 
     from lightning.pytorch.accelerators import CUDAAccelerator
 
+    from ..checkpoints.atomic_io import AtomicCheckpointIO
     from .ddp_guard import refuse_script_relaunch_in_sweep
 
-    trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[checkpoint_io])
+    plugins = [AtomicCheckpointIO(already_read)]
+    trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
     refuse_script_relaunch_in_sweep(trainer, sweeping)
     if not isinstance(trainer.accelerator, CUDAAccelerator):
         # Lightning asks torch to probe CUDA through NVML; without a GPU nothing caches the

@@ -6,6 +6,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig
+
+from ..config.tree import save_resolved_config
 from ..errors import find_user_error
 from ..run_status import RunStatus, is_pruned
 from .interruption import RunInterrupted, handled_signals
@@ -15,10 +18,11 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def recorded_run(
-    summary: dict[str, Any], run_dir: Path, writer: bool, resumed_at_step: int | None = None
+    cfg: DictConfig, summary: dict[str, Any], run_dir: Path, writer: bool, resumed_at_step: int | None = None
 ) -> Iterator[None]:
-    """Run the block with SIGTERM and SIGINT handled (`interruption`); fill `summary["status"]` (and
-    `error`) as it ends, and write `metrics.json` (if `writer`).
+    """The run's record: `resolved_config.yaml` as it starts; the block run with SIGTERM and SIGINT
+    handled (`interruption`); `summary["status"]` (and `error`) filled as it ends, and `metrics.json`
+    written. Files are written by the `writer` process only.
 
     A resumed run that fails or stops before its first new step leaves the run's metrics.json as
     it was: the record of what the run did stays true.
@@ -35,6 +39,8 @@ def recorded_run(
 
             write_metrics(run_dir, summary)
 
+    if writer:
+        save_resolved_config(cfg, run_dir)
     with handled_signals() as signals:
         try:
             yield

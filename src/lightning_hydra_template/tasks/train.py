@@ -31,7 +31,6 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     from lightning.pytorch.utilities import rank_zero_only
 
     from ..config.startup import begin
-    from ..config.tree import save_resolved_config
     from ..run.resume import ResumePoint
     from ..run.run_record import recorded_run
     from ..run.run_summary import print_summary
@@ -44,12 +43,11 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     resume = ResumePoint.of(cfg)
     if resume is not None and cfg.get("train"):
         resume.check_there_is_more_to_train(cfg)
-    if is_writer:
-        save_resolved_config(cfg, run_dir)
     summary: dict[str, Any] = {"status": RunStatus.RUNNING, "run_dir": str(run_dir), "metrics": {}}
     if resume is not None:
         summary["resumed_from"] = {"checkpoint": resume.path, "global_step": resume.global_step}
-    with recorded_run(summary, run_dir, is_writer, resume.global_step if resume else None):
+    # resolved_config.yaml now, metrics.json however the run ends
+    with recorded_run(cfg, summary, run_dir, is_writer, resume.global_step if resume else None):
         _fit_and_test(cfg, sweeping, summary, resume)
     if is_writer:  # once the status is known
         print_summary(summary)
@@ -59,7 +57,6 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
 def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resume) -> None:
     import lightning as L
 
-    from ..checkpoints.atomic_io import AtomicCheckpointIO
     from ..config.builders import (
         build,
         build_callbacks,
@@ -83,8 +80,8 @@ def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resu
     loggers = build_loggers(cfg, purge_step=resume.tensorboard_purge_step if resume else None)
     callbacks = build_callbacks(cfg, with_logger=bool(loggers))
     # Lightning restores the trainer from the checkpoint this task read already: one read per run.
-    checkpoint_io = AtomicCheckpointIO(already_read={resume.path: resume.checkpoint} if resume else None)
-    trainer: L.Trainer = build_trainer(cfg, callbacks, loggers, checkpoint_io, sweeping)
+    already_read = {resume.path: resume.checkpoint} if resume else None
+    trainer: L.Trainer = build_trainer(cfg, callbacks, loggers, sweeping, already_read)
     summary.update(
         world_size=trainer.world_size,
         visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
