@@ -5,6 +5,7 @@ from lightning.pytorch.utilities.model_summary import ModelSummary
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_hydra_template.config.builders import build
+from lightning_hydra_template.errors import ConfigError
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.cnn import CNN
 from lightning_hydra_template.models.mlp import MLP
@@ -112,3 +113,10 @@ def test_the_model_summary_shows_shapes_and_flops_of_a_real_image(fake_data_dir)
     summary = ModelSummary(model, max_depth=1)
     assert summary.total_flops > 0
     assert summary.in_sizes[0] == [1, 1, 28, 28] and summary.out_sizes[0] == [1, 10]
+
+
+def test_the_number_of_classes_is_the_number_of_class_names():
+    names = ["cat", "dog", "fox"]
+    assert ImageClassifier(MLP(1, 28, 3, hidden_sizes=[4]), class_names=names).hparams.num_classes == 3
+    with pytest.raises(ConfigError, match="leave num_classes out"):
+        ImageClassifier(MLP(1, 28, 3, hidden_sizes=[4]), num_classes=4, class_names=names)

@@ -41,6 +41,19 @@ def freeze_parameters(net: nn.Module, prefixes: Sequence[str]) -> None:
             param.requires_grad_(False)
 
 
+def _class_count(num_classes: int | None, class_names: Sequence[str] | None) -> int:
+    if class_names is None:
+        if num_classes is None:
+            raise ConfigError("ImageClassifier needs class_names (model.class_names) or num_classes.")
+        return int(num_classes)
+    if num_classes is not None and int(num_classes) != len(class_names):
+        raise ConfigError(
+            f"model.num_classes={num_classes} but model.class_names names {len(class_names)} classes; "
+            "leave num_classes out: it is the number of class names."
+        )
+    return len(class_names)
+
+
 class ImageClassifier(L.LightningModule):
     """Wraps an injected `net`; the optimizer and LR schedule arrive as factories from config.
 
@@ -53,7 +66,7 @@ class ImageClassifier(L.LightningModule):
     def __init__(
         self,
         net: nn.Module | Mapping[str, Any],
-        num_classes: int,
+        num_classes: int | None = None,
         optimizer: Callable[..., Optimizer] | None = None,
         scheduler: LRSchedule | None = None,
         decay_norm_and_bias: bool = False,
@@ -65,6 +78,8 @@ class ImageClassifier(L.LightningModule):
         freeze: Sequence[str] = (),
     ) -> None:
         super().__init__()
+        # The class names decide the count; a bare count is for networks trained on unnamed labels.
+        num_classes = _class_count(num_classes, class_names)
         self.save_hyperparameters(
             {
                 "num_classes": int(num_classes),
