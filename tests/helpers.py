@@ -53,6 +53,29 @@ class SignalAtStep(L.Callback):
             os.kill(os.getpid(), self.signum)
 
 
+class RecordTrainingBatches(L.Callback):
+    """Writes `<folder>/rank<N>-epoch<E>.json`: a digest of each training image, batch by batch.
+
+    Added to a run as `+callbacks.record._target_=tests.helpers.RecordTrainingBatches
+    +callbacks.record.folder=...`, to see which samples each DDP process was given (with
+    augmentation off, a sample's prepared image is the same in every process).
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder, self.batches = Path(folder), []
+
+    def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, batch: Any, *args) -> None:
+        import hashlib
+
+        self.batches.append([hashlib.sha1(image.cpu().numpy().tobytes()).hexdigest() for image in batch[0]])
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"rank{trainer.global_rank}-epoch{trainer.current_epoch}.json"
+        (self.folder / name).write_text(json.dumps(self.batches))
+        self.batches = []
+
+
 def save_hydra_config(cfg: DictConfig) -> None:
     """What Hydra saves before every run, unresolved (in-process tests bypass hydra.main)."""
     run_dir = Path(cfg.hydra.runtime.output_dir)

@@ -57,6 +57,7 @@ class BatchPreprocessor:
         transforms: list | None = None,
         channels: int | None = None,
         image_size: int | None = None,
+        resize: int | None = None,
     ) -> None:
         if channels == 1:  # RGB statistics (a pretrained network's) for grey images: their average
             mean, std = _grey(mean), _grey(std)
@@ -66,6 +67,9 @@ class BatchPreprocessor:
         self.transforms = list(transforms or [])
         self.channels = channels
         self.image_size = image_size
+        # Recorded, not applied here: how an image became `image_size` square before batching.
+        # None: squeezed whole to the square; a number: shorter side to it, then the centre crop.
+        self.resize = resize
 
     def __call__(self, images: torch.Tensor, training: bool) -> torch.Tensor:
         if training:
@@ -88,6 +92,7 @@ class BatchPreprocessor:
         return {
             "channels": self.channels,
             "image_size": self.image_size,
+            "resize": self.resize,
             "mean": torch.as_tensor(self.mean, dtype=torch.float64).flatten().tolist(),
             "std": torch.as_tensor(self.std, dtype=torch.float64).flatten().tolist(),
         }

@@ -21,20 +21,33 @@ from ..atomic_files import atomic_write_json, atomic_write_with
 log = logging.getLogger(__name__)
 
 
-def decode_image(path: Path, channels: int, image_size: int) -> np.ndarray:
+def decode_image(path: Path, channels: int, image_size: int, resize: int | None = None) -> np.ndarray:
     """One image file -> uint8 `[channels, image_size, image_size]` (converted and resized)."""
     from PIL import Image
 
     with Image.open(path) as image:
-        return to_channels_and_size(image, channels, image_size)
+        return to_channels_and_size(image, channels, image_size, resize)
 
 
-def to_channels_and_size(image, channels: int, image_size: int) -> np.ndarray:
-    """A PIL image -> uint8 `[channels, image_size, image_size]`: what training and prediction see."""
+def to_channels_and_size(image, channels: int, image_size: int, resize: int | None = None) -> np.ndarray:
+    """A PIL image -> uint8 `[channels, image_size, image_size]`: what evaluation and prediction see.
+
+    `resize` None: the whole image squeezed to a square (the in-memory path). Else the shorter side
+    resized to `resize`, keeping the aspect ratio, then the central `image_size` square (the
+    streaming path's evaluation, as torchvision's ImageNet recipes evaluate).
+    """
     from PIL import Image
 
     image = image.convert("L" if channels == 1 else "RGB")
-    image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+    if resize is None:
+        image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+    else:
+        width, height = image.size
+        scale = resize / min(width, height)
+        size = (max(resize, round(width * scale)), max(resize, round(height * scale)))
+        image = image.resize(size, Image.Resampling.BILINEAR)
+        left, top = (size[0] - image_size) // 2, (size[1] - image_size) // 2
+        image = image.crop((left, top, left + image_size, top + image_size))
     pixels = np.asarray(image, dtype=np.uint8)
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
@@ -61,11 +74,13 @@ def decode_all(
     image_size: int,
     workers: int | None = None,
     advance: Callable[[int], None] | None = None,
+    resize: int | None = None,
 ) -> tuple[np.ndarray, dict[int, str]]:
     """Decode `files` in a thread pool (Pillow releases the GIL) with a progress bar.
 
     Returns the images `[N, C, H, W]` (zeros where decoding failed) and the failures by index.
     `advance(n)` reports progress to a caller's own bar (one bar over many calls) instead.
+    `resize`: as `to_channels_and_size` (None: squeezed to the square; else shorter side, centre crop).
     """
     from rich.progress import track
 
@@ -74,7 +89,7 @@ def decode_all(
 
     def decode_into(index: int) -> None:
         try:
-            images[index] = decode_image(files[index], channels, image_size)
+            images[index] = decode_image(files[index], channels, image_size, resize)
         except Exception as error:  # PIL raises UnidentifiedImageError, OSError, ValueError...
             failures[index] = f"image does not decode: {error}"
 

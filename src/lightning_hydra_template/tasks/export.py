@@ -53,6 +53,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
         "class_names": json.dumps(predictor.class_names),
         "image_size": str(predictor.image_size),
         "channels": str(predictor.channels),
+        "resize": json.dumps(predictor.resize),  # how an image becomes the square: OnnxPredictor.to_pixels
     }
     write = write_onnx if cfg.format == "onnx" else write_program
     # Checked under a temporary name, renamed only when it passes: a model that fails its parity
@@ -139,7 +140,14 @@ def parity_images(run_dir: Path | None, predictor, count: int):
         datamodule = build(OmegaConf.load(run_dir / ".hydra" / "config.yaml").data)
         datamodule.prepare_data()
         datamodule.setup("test")
-        return datamodule.datasets["test"].images[:count]
+        # Through the test loader, so a streamed dataset gives its images as it evaluates them.
+        images, taken = [], 0
+        for batch, _ in datamodule.test_dataloader():
+            images.append(batch)
+            taken += len(batch)
+            if taken >= count:
+                break
+        return torch.cat(images)[:count]
     log.warning("No run config for this checkpoint: checking parity on random pixels, not test images.")
     shape = (count, predictor.channels, predictor.image_size, predictor.image_size)
     return torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))

@@ -48,6 +48,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
                 predictor.image_size,
                 cfg.decode_workers,
                 advance=lambda n: progress.advance(task, n),
+                resize=predictor.resize,
             )
             bad += [(chunk[i], reason) for i, reason in sorted(failures.items())]
             keep = [i for i in range(len(chunk)) if i not in failures]
