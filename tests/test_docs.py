@@ -58,7 +58,8 @@ TASK_MODULES = {f"{PACKAGE}.tasks.{task}": config for task, config in
 HYDRA_FLAGS = {"-m": 0, "--multirun": 0, "--help": 0, "--cfg": 1, "--resolve": 0}  # flag: values it takes
 PYTHONS = {"python", "python3", ".venv/bin/python"}
 PROGRAMS = PYTHONS | {"pip", ".venv/bin/pip", "torchrun", "srun", "source", "tensorboard", "images-to-csv",
-                      "curl", ".venv/bin/pre-commit", "pre-commit"}  # fmt: skip
+                      "curl", ".venv/bin/pre-commit", "pre-commit", "cat", "git",
+                      "optuna-dashboard"}  # fmt: skip
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 FENCE = re.compile(r"^\s*```(\w*)")
@@ -176,9 +177,19 @@ def check_hydra_entry(config_name: str, arguments: list[str]) -> None:
 
 
 def check_pip(words: list[str]) -> None:
-    """`pip install` of the project with extras that exist, or a command CI runs, word for word."""
+    """`pip install` of the project with extras that exist (and a constraints file that exists), or
+    a command CI runs; `pip freeze` runs for real."""
+    if words[1] == "freeze":
+        pipeline = words[: words.index("|")] if "|" in words else words
+        result = subprocess.run([sys.executable, "-m", "pip", *pipeline[1:]], capture_output=True, text=True)
+        assert result.returncode == 0 and result.stdout, result.stderr
+        return
     assert words[1] == "install", words
     arguments = [w for w in words[2:] if w != "-e"]
+    if "-c" in arguments:
+        constraints = arguments.pop(arguments.index("-c") + 1)
+        arguments.remove("-c")
+        assert (PROJECT_ROOT / constraints).is_file(), f"{constraints}: no such file"
     extras = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     if len(arguments) == 1 and arguments[0].startswith("."):
         assert re.fullmatch(r"\.(\[[\w,-]+\])?", arguments[0]), arguments
@@ -186,6 +197,25 @@ def check_pip(words: list[str]) -> None:
         assert named <= set(extras), f"{named - set(extras)}: extras pyproject.toml lacks"
     else:  # pre-commit: a tool of the user's choice, for the hooks checked below
         assert ran_by_ci(words) or arguments == ["pre-commit"], f"{words}: not the project, not what CI runs"
+
+
+def check_run_files(arguments: list[str]) -> None:
+    """`cat`, `git apply` of a file a run writes (`provenance-0.patch`: written as `provenance-{n}.patch`)."""
+    sources = "\n".join(p.read_text() for p in (PROJECT_ROOT / "src").rglob("*.py"))
+    for argument in arguments:
+        if argument.startswith("logs/"):
+            stem, _, suffix = Path(argument).name.partition(".")
+            written = re.escape(stem.rstrip("0123456789")) + r"(\{[^}]+\})?" + re.escape(f".{suffix}")
+            assert re.search(written, sources), f"no module writes {Path(argument).name}"
+
+
+def check_optuna_dashboard(arguments: list[str]) -> None:
+    """Installed, and pointed at a study the configs name, where the sweeper stores it by default."""
+    assert "optuna-dashboard" in distribution("optuna-dashboard").entry_points.names
+    (storage,) = arguments
+    study = re.fullmatch(r"sqlite:///logs/optuna/(\w+)\.db", storage).group(1)
+    searches = [OmegaConf.load(p) for p in (CONFIG_DIR / "hparams_search").glob("*.yaml")]
+    assert study in {OmegaConf.select(s, "hydra.sweeper.study_name") for s in searches}, study
 
 
 def ran_by_ci(words: list[str]) -> bool:
@@ -200,7 +230,8 @@ def ran_by_ci(words: list[str]) -> bool:
         *(PROJECT_ROOT / ".ci" / "run").read_text().splitlines(),
         *(s for step in steps for s in step.split("&&")),
     ]
-    return plain(shlex.join(words)) in {plain(line) for line in ci_lines}
+    command = plain(shlex.join(words))  # CI may add options after it (a constraints file)
+    return any(f"{plain(line)} ".startswith(f"{command} ") for line in ci_lines)
 
 
 def check_pytest(arguments: list[str]) -> None:
@@ -310,6 +341,16 @@ def check(command: Command, tmp_path: Path, monkeypatch) -> None:
         assert "tensorboard" in scripts.names  # installed with the project's dependencies
     elif program == "curl":
         check_curl(words[1:])
+    elif program == "cat":
+        check_run_files(words[1:])
+    elif program == "git" and words[1] == "diff":  # what provenance.py runs for the patch
+        source = (PROJECT_ROOT / "src" / PACKAGE / "run" / "provenance.py").read_text()
+        assert all(f'"{w}"' in source for w in words[1:]), words
+    elif program == "git":
+        assert words[1] in ("checkout", "apply"), words  # a commit and a patch that provenance.json names
+        check_run_files(words[2:])
+    elif program == "optuna-dashboard":
+        check_optuna_dashboard(words[1:])
     else:
         pytest.fail(f"{command}: {program}: no check for this program")
 

@@ -37,12 +37,13 @@ def explain(cfg: DictConfig) -> dict[str, Any]:
     predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)
     if cfg.method == "occlusion":  # a window that cannot work says so before any image is read
         occlusion_settings(predictor.image_size, cfg.occlusion.window, cfg.occlusion.stride)
-    files, true = _inputs(cfg, predictor, target_class)
+    files, true, refused = _inputs(cfg, predictor, target_class)
     output = Path(cfg.output).expanduser() if cfg.output else Path(HydraConfig.get().runtime.output_dir)
     output.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
     written, unreadable, deltas = _write_explanations(cfg, predictor, files, true, target_class, output)
+    unreadable = refused + unreadable
     if unreadable:
         log.warning("Skipped %d unreadable images:\n  %s", len(unreadable), "\n  ".join(unreadable[:10]))
     if not written:
@@ -72,9 +73,11 @@ def explain(cfg: DictConfig) -> dict[str, Any]:
 
 def _checked_options(cfg: DictConfig) -> str:
     """Refuse what cannot work before the checkpoint loads; the target class: predicted or true."""
+    from ..config.checks import check_config
     from ..inference.attribution import METHODS, require_captum
 
     require_captum()  # before the checkpoint loads: the install line is the first thing said
+    check_config(cfg)
     if cfg.method not in METHODS:
         raise ConfigError(f"method={cfg.method!r}: choose one of {', '.join(METHODS)}.")
     target_class = str(cfg.target).lower()  # `target=true` on the command line arrives as a boolean
@@ -94,16 +97,18 @@ def _checked_options(cfg: DictConfig) -> str:
 
 def _inputs(
     cfg: DictConfig, predictor: "Predictor", target_class: str
-) -> tuple[list[Path], list[int] | None]:
-    """The first `max_images` input files and, from a labelled CSV, their class indices."""
-    files, labels = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
+) -> tuple[list[Path], list[int] | None, list[str]]:
+    """The first `max_images` input files, from a labelled CSV their class indices, and the CSV rows
+    refused (a path outside its folder), as `file: reason`."""
+    inputs = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
+    files, labels = inputs.files, inputs.labels
     if len(files) > cfg.max_images:
         log.info("Explaining the first %d of %d images (max_images)", cfg.max_images, len(files))
     files = files[: cfg.max_images]
     true = label_indices(labels[: cfg.max_images], predictor.class_names) if labels else None
     if target_class == "true" and true is None:
         raise ConfigError("target=true needs labels: give a CSV with a label column, or target=predicted.")
-    return files, true
+    return files, true, [f"{file}: {reason}" for file, reason in inputs.refused]
 
 
 def _write_explanations(
