@@ -91,8 +91,9 @@ def test_a_timm_backbone_trains_frozen_on_grey_images_and_exports(compose_config
                 assert torch.equal(tensor, pretrained[inside]), key  # frozen: as the file had it
 
     # What serve.py and predict.py load: the checkpoint alone rebuilds the timm network, offline.
-    from lightning_hydra_template.inference.predictor import Predictor
     from PIL import Image
+
+    from lightning_hydra_template.inference.predictor import Predictor
 
     predictor = Predictor.from_checkpoint(summary["best_checkpoint"], device="cpu")
     [answer] = predictor.classify([Image.new("L", (28, 28), 128)])

@@ -82,6 +82,18 @@ def test_eval_reuses_the_runs_config_and_reproduces_its_test_metrics(compose_con
     assert json.loads((Path(result["run_dir"]) / "metrics.json").read_text())["checkpoint"]
 
 
+def test_eval_of_a_checkpoint_that_does_not_fit_the_model_is_one_line_naming_the_tensor(compose_config):
+    train_cfg = compose_config(["experiment=cnn", *SMALL["cnn"]])
+    save_hydra_config(train_cfg)
+    checkpoint = train(train_cfg)["best_checkpoint"]
+    cfg = compose_config([f"ckpt_path={checkpoint}", "model.net.hidden_size=24"], "eval", fast=False)
+    with pytest.raises(ConfigError) as raised:
+        evaluate(cfg)
+    message = str(raised.value)
+    assert f"ckpt_path={checkpoint} does not fit the model" in message and "(16, " in message
+    assert "drop the model overrides that differ from training" in message and "\n" not in message
+
+
 def test_a_run_its_checkpoints_and_its_evaluation_say_where_they_came_from(compose_config):
     train_cfg = compose_config(["experiment=mlp", *SMALL["mlp"]])
     save_hydra_config(train_cfg)

@@ -8,6 +8,7 @@ import csv
 import logging
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -28,7 +29,8 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from lightning_hydra_template.run_status import RunStatus
+from lightning_hydra_template.errors import STOPPED
+from lightning_hydra_template.run_status import METRICS_FILE, RunStatus
 from lightning_hydra_template.sweeps.trial import (
     JOURNAL,
     TrialOutcome,
@@ -47,6 +49,7 @@ FAIL_REASON = "fail_reason"  # the user attribute a failed trial's reason is kep
 # The user attributes naming each trial's run folder and best checkpoint: trial numbers and folder
 # numbers part once a study is continued by another sweep.
 RUN_DIR, BEST_CHECKPOINT = "run_dir", "best_checkpoint"
+INTERRUPTED = "interrupted"  # the user attribute that says which signal stopped a trial
 
 
 def distribution(override: Override) -> Any:
@@ -73,14 +76,18 @@ def open_study(
     sampler: Any = None,
     pruner: Any = None,
     heartbeat_s: int | None = None,
+    backend: Any = None,
 ) -> "optuna.Study":
-    """Create the study, or load it if it exists: the same command again continues it."""
+    """Create the study, or load it if it exists: the same command again continues it.
+
+    `backend`: the storage object to use (else built from `storage`), for a caller that keeps it.
+    """
     import optuna
 
     with _creation_lock(storage):  # held while the storage object sets up a new database
         return optuna.create_study(
             study_name=study_name,
-            storage=study_storage(storage, heartbeat_s),
+            storage=backend or study_storage(storage, heartbeat_s),
             direction=direction,
             load_if_exists=True,
             sampler=sampler,
@@ -133,6 +140,7 @@ class OptunaStudySweeper(Sweeper):
         self.sampler, self.pruner = sampler, pruner  # built by Hydra from their _target_
         self.params = dict(params or {})
         self.devices = [str(d) for d in devices] if devices else None
+        self.stop_code: int | None = None  # 128 + the signal that asked the sweep to stop
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
@@ -152,8 +160,12 @@ class OptunaStudySweeper(Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
+        import optuna
+
+        # Kept (not read back from the study) to put an interrupted trial back in the queue.
+        self.backend = study_storage(self.storage, self.heartbeat_s) or optuna.storages.InMemoryStorage()
         study = open_study(
-            self.study_name, self.storage, self.direction, self.sampler, self.pruner, self.heartbeat_s
+            self.study_name, self.storage, self.direction, self.sampler, self.pruner, backend=self.backend
         )
         fail_stale_trials(study)
         log.info(
@@ -168,11 +180,40 @@ class OptunaStudySweeper(Sweeper):
             if slots:
                 told = self._sweep_in_slots(study, space, fixed, sweep_dir, slots, heartbeat)
             else:
-                told = self._sweep_in_process(study, space, fixed, heartbeat)
+                with self._stop_on_signals():
+                    told = self._sweep_in_process(study, space, fixed, heartbeat)
         counts = count_states(told)
         write_summary(study, sweep_dir, counts, fixed)
+        if self.stop_code is not None:
+            log.error(
+                "Sweep interrupted by %s after %d trials; the same command continues the study.",
+                signal.Signals(self.stop_code - 128).name,
+                len(told),
+            )
+            raise SystemExit(self.stop_code)  # after the summary: it says what was done
         report_outcome(counts, sweep_dir)
         return told
+
+    @contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        """Ctrl+C or SIGTERM between trials: no new trial. (During a trial, the run's own handler
+        stops it cleanly, and its status says so: see `_sweep_in_process`.)"""
+
+        def stop(signum: int, frame: Any) -> None:
+            self.stop_code = self.stop_code or 128 + signum
+
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for signum in previous:
+                signal.signal(signum, stop)
+        except ValueError:  # not the main thread: leave signals alone
+            yield
+            return
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     def _slots(self) -> list[str] | None:
         """The pool trials run in at once: one slot per device, or `n_jobs`; None: one at a time here."""
@@ -211,12 +252,28 @@ class OptunaStudySweeper(Sweeper):
         """Run the trials one after another through the launcher; return them as told to the study."""
         told = []
         for job in range(self.n_trials):
+            if self.stop_code is not None:
+                break
             trial = ask(study, space)
             heartbeat.add(trial)
             outcome, log_at = self._launch(self._overrides(trial, fixed), job)
-            told.append(_tell(study, trial, outcome, log_at))
             heartbeat.discard(trial)
+            if outcome.state == RunStatus.INTERRUPTED:
+                self._back_in_queue(study, trial, outcome.reason)
+                break
+            told.append(_tell(study, trial, outcome, log_at))
         return told
+
+    def _back_in_queue(self, study, trial, why: str) -> None:
+        """An interrupted trial is not a failure: back to WAITING, the next `ask` (the same command
+        run again) gives it out again, with its number and parameters."""
+        from optuna.trial import TrialState
+
+        log.warning("Trial %d %s; it runs again when the sweep is started again.", trial.number, why)
+        trial.set_user_attr(INTERRUPTED, why)
+        study_id = self.backend.get_study_id_from_name(study.study_name)
+        trial_id = self.backend.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        self.backend.set_trial_state_values(trial_id, TrialState.WAITING)
 
     def _launch(self, overrides: list[str], job: int) -> tuple[TrialOutcome, Path]:
         """Run one trial as job `job` of the configured launcher; how it ended, and where to look."""
@@ -225,10 +282,16 @@ class OptunaStudySweeper(Sweeper):
             [result] = self.launcher.launch([overrides], initial_job_idx=job)
         except SystemExit as stop:
             # A trial stopped by a UserError exits without a traceback, and Hydra lets SystemExit
-            # through: caught here, it fails that trial instead of ending the sweep.
-            why = f"exited with code {stop.code}"
-            failed = TrialOutcome(RunStatus.FAILED, reason=why, run_dir=str(sweep_dir / str(job)))
-            return failed, sweep_dir / str(job)
+            # through: caught here, it fails that trial instead of ending the sweep, for the reason
+            # the trial printed. A trial stopped by a signal stops the sweep instead.
+            where = sweep_dir / str(job)
+            outcome = trial_outcome(where, self.config.get("optimized_metric"))
+            if outcome.state == RunStatus.INTERRUPTED and isinstance(stop.code, int):
+                self.stop_code = self.stop_code or stop.code
+                return outcome, where
+            message = getattr(stop, "message", None)
+            reason = " ".join(message.split()) if message else f"exited with code {stop.code}"
+            return TrialOutcome(RunStatus.FAILED, reason=reason, run_dir=str(where)), where
         except Exception as error:
             # Its overrides did not compose, or its job died (killed, preempted past its requeues, out
             # of memory): submitit raises when it asks for the result. Either way, this trial only.
@@ -249,6 +312,9 @@ class OptunaStudySweeper(Sweeper):
         outcome = trial_outcome(run_dir, self.config.get("optimized_metric"))
         if outcome.state == RunStatus.FAILED and done.returncode < 0:  # killed: the signal says more
             why = f"killed by {signal.Signals(-done.returncode).name}"
+            outcome = TrialOutcome(RunStatus.FAILED, reason=why, run_dir=str(run_dir))
+        elif outcome.state == RunStatus.FAILED and not (run_dir / METRICS_FILE).exists():  # stopped early
+            why = printed_error(run_dir / "trial_output.log") or outcome.reason
             outcome = TrialOutcome(RunStatus.FAILED, reason=why, run_dir=str(run_dir))
         return outcome, run_dir / "trial_output.log"
 
@@ -384,9 +450,16 @@ def _tell(study, trial, outcome: TrialOutcome, log_at: Path) -> "optuna.trial.Fr
     if outcome.state == RunStatus.PRUNED:
         log.info("Trial %d pruned", trial.number)
         return study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-    if outcome.state == RunStatus.FAILED:
+    if outcome.state in (RunStatus.FAILED, RunStatus.INTERRUPTED):  # interrupted in a slot: process gone
         return _fail(study, trial, f"{outcome.reason}; see {log_at}")
     return study.tell(trial, outcome.value)
+
+
+def printed_error(output: Path) -> str | None:
+    """The error a trial's process printed last (`<Task> stopped: <message>`, to the end), if any."""
+    text = output.read_text(errors="replace") if output.is_file() else ""
+    found = list(re.finditer(rf"\w+{STOPPED}", text))
+    return " ".join(text[found[-1].start() :].split()) if found else None
 
 
 def _fail(study, trial, why: str) -> "optuna.trial.FrozenTrial":

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, DataError, MissingFileError
+from .batch_mixing import batch_mixing
 from .batch_transforms import BatchPreprocessor
 from .folds import check_fold, split_fold
 from .idx import broken_file, read_idx
@@ -51,6 +52,9 @@ class IDXDataModule(InMemoryDataModule):
         download: bool = True,
         crop_padding: int = 0,
         horizontal_flip: bool = False,
+        random_erasing: float = 0.0,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
         channels: int = 1,
         image_size: int = 28,
         num_classes: int = 10,
@@ -74,8 +78,15 @@ class IDXDataModule(InMemoryDataModule):
         self.split_seed = split_seed
         self.download = download
         self.preprocess = BatchPreprocessor(
-            mean, std, crop_padding, horizontal_flip, channels=channels, image_size=image_size
+            mean,
+            std,
+            crop_padding,
+            horizontal_flip,
+            channels=channels,
+            image_size=image_size,
+            random_erasing=random_erasing,
         )
+        self.mixing = batch_mixing(num_classes, mixup_alpha, cutmix_alpha)
         self.class_names = [str(name) for name in class_names]
 
     @property

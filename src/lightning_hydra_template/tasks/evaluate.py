@@ -15,7 +15,11 @@ from ..config.entry import task_main
 log = logging.getLogger(__name__)
 
 # The parts of a training run's config that decide what the checkpoint means.
-RUN_SECTIONS = ("data", "model")
+RUN_SECTIONS = ("data", "model", "loss")
+EVAL_FIX = (
+    "eval.py builds the model from the training run's config: drop the model overrides that differ from "
+    "training, or evaluate a checkpoint of this model."
+)
 
 
 def command_line_keys() -> list[str]:
@@ -30,7 +34,7 @@ def command_line_keys() -> list[str]:
 def with_run_config(
     cfg: DictConfig, checkpoint: Path, given: list[str], overrides: list[str] | None
 ) -> DictConfig:
-    """Replace `data` and `model` by the training run's, keeping what `given` set explicitly.
+    """Replace `data`, `model` and `loss` by the training run's, keeping what `given` set explicitly.
 
     The run's config is its saved `.hydra/config.yaml` beside the checkpoint, or, for a checkpoint
     out of its folder, the train config composed again from the `overrides` the checkpoint recorded.
@@ -67,10 +71,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from ..checkpoints.atomic_io import AtomicCheckpointIO
     from ..checkpoints.file import load_checkpoint
     from ..checkpoints.run_overrides import PROVENANCE_KEY, saved_overrides
-    from ..config.builders import build, build_datamodule, build_each, build_model
+    from ..config.builders import build_datamodule, build_each, build_lightning_trainer, build_model
     from ..config.startup import begin
     from ..config.versions import check_torchvision_loads
     from ..run.provenance import collect_provenance, versions_line, write_provenance
+    from ..run.resume import check_weights_fit
     from ..run.run_summary import print_summary, write_metrics
     from ..run_status import scalar_metrics
 
@@ -90,9 +95,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build_datamodule(cfg)
-    model = build_model(cfg)
-    trainer: L.Trainer = build(
-        cfg.trainer,
+    model = build_model(cfg, datamodule)
+    check_weights_fit(model, saved, str(checkpoint), EVAL_FIX)
+    trainer: L.Trainer = build_lightning_trainer(
+        cfg,
         callbacks=build_each(cfg.get("callbacks")),
         logger=build_each(cfg.get("logger")) or False,
         plugins=[AtomicCheckpointIO(already_read={checkpoint: saved})],
