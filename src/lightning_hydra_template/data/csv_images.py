@@ -5,6 +5,8 @@
 and decodes them in loader workers, at full resolution (for datasets of any size); `auto` picks.
 """
 
+import csv
+import io
 import logging
 import os
 from collections.abc import Sequence
@@ -14,7 +16,9 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
+from ..atomic_files import atomic_write_text
 from ..errors import ConfigError, DataError
+from .batch_mixing import batch_mixing
 from .batch_transforms import BatchPreprocessor
 from .channel_stats import channel_stats
 from .csv_annotations import LabelEncoder, Problem
@@ -60,6 +64,9 @@ class CSVImageDataModule(InMemoryDataModule):
         crop_padding: int = 0,
         horizontal_flip: bool = False,
         transforms: Sequence | None = None,
+        random_erasing: float = 0.0,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
         on_bad_rows: str = "error",
         cache_dir: str = ".cache/csv_images",
         decode_workers: int | None = None,
@@ -73,6 +80,8 @@ class CSVImageDataModule(InMemoryDataModule):
         memory_fraction: float = 0.5,
         stream_transforms: Sequence | None = None,
         eval_resize: int | None = None,
+        folds: int | None = None,
+        fold: int = 0,
     ) -> None:
         super().__init__(
             batch_size, eval_batch_size, num_workers or 0, pin_memory, persistent_workers, on_device
@@ -87,7 +96,16 @@ class CSVImageDataModule(InMemoryDataModule):
         self.image_dir = Path(image_dir).expanduser().resolve() if image_dir else self.csv_path.parent
         columns = {"file_column": file_column, "label_column": label_column, "header": header}
         self.splits = CSVSplits(
-            self.csv_path, val_csv, test_csv, split_column, val_ratio, test_ratio, split_seed, columns
+            self.csv_path,
+            val_csv,
+            test_csv,
+            split_column,
+            val_ratio,
+            test_ratio,
+            split_seed,
+            columns,
+            folds,
+            fold,
         )
         self.given_class_names = list(class_names) if class_names is not None else None
         self.expected_num_classes = num_classes
@@ -97,7 +115,9 @@ class CSVImageDataModule(InMemoryDataModule):
             "crop_padding": crop_padding,
             "horizontal_flip": horizontal_flip,
             "transforms": transforms,
+            "random_erasing": random_erasing,
         }
+        self.mix_alphas = (mixup_alpha, cutmix_alpha)
         self.on_bad_rows = on_bad_rows
         self.cache_dir = Path(cache_dir).expanduser().resolve()
         self.decode_workers = decode_workers
@@ -164,7 +184,8 @@ class CSVImageDataModule(InMemoryDataModule):
     def _load_memory(
         self, kept: dict, splits: list[str], files: list[Path], problems: list[Problem]
     ) -> dict[str, InMemoryImages]:
-        settings = {"channels": self.channels, "image_size": self.image_size, "version": 3}
+        # version 4: 16-bit, integer and float images scaled to 8 bits, EXIF orientation applied
+        settings = {"channels": self.channels, "image_size": self.image_size, "version": 4}
         key = cache_key(self.splits.csv_files(), files, settings)
         images, failures = load_or_decode(
             self.cache_dir, key, files, self.channels, self.image_size, self.decode_workers
@@ -187,6 +208,8 @@ class CSVImageDataModule(InMemoryDataModule):
     ) -> dict[str, tuple[list[Path], list[int]]]:
         """Per split, the files and labels that decode; the others reported (error or skip) with the rest."""
         samples: dict[str, tuple[list[Path], list[int]]] = {}
+        rows = len(problems) + sum(len(kept[split]) for split in splits)
+        self.split_rows: list[tuple[str, int, str]] = []  # (file as the CSV names it, class, split)
         for split in splits:
             paths, labels = [], []
             for row, path, label in kept[split]:
@@ -195,10 +218,11 @@ class CSVImageDataModule(InMemoryDataModule):
                     continue
                 paths.append(path)
                 labels.append(label)
+                self.split_rows.append((row.file, label, split))
             samples[split] = (paths, labels)
         if "test" not in samples:
             samples["test"] = samples["val"]  # reported once, as validation rows
-        report_problems(problems, self.on_bad_rows, self.image_dir)
+        report_problems(problems, self.on_bad_rows, self.image_dir, rows)
         labels_of = {split: split_labels for split, (_, split_labels) in samples.items()}
         check_split_labels(labels_of, self.splits, self.class_names, self.expected_num_classes)
         return samples
@@ -235,11 +259,14 @@ class CSVImageDataModule(InMemoryDataModule):
         chosen = self._first_process_storage()
         if self.storage is None or self.storage != chosen:  # DDP processes that skipped prepare_data
             self._load(chosen)
+        if stage in ("fit", None) and self.trainer is not None and self.trainer.is_global_zero:
+            self.write_splits(Path(self.trainer.default_root_dir) / "splits.csv")
         if self.preprocess is not None:
             return
         if self.storage == "stream":
             with torch.random.fork_rng(devices=[]):  # a sample's seeding must not touch this process's
                 self.streamed("train")[0]  # data.stream_transforms that give a wrong shape: said here, once
+        self.mixing = batch_mixing(self.num_classes, *self.mix_alphas)
         mean, std = self.mean, self.std
         if mean is None or std is None:
             mean, std = (
@@ -257,6 +284,15 @@ class CSVImageDataModule(InMemoryDataModule):
             resize=self.eval_resize if self.storage == "stream" else None,
             **self.augment,
         )
+
+    def write_splits(self, path: Path) -> None:
+        """`file,label,split` for every row used, as the run split them: which images validated and
+        tested this model (the test rows are the validation rows when no test CSV was given)."""
+        text = io.StringIO()
+        writer = csv.writer(text)
+        writer.writerow(["file", "label", "split"])
+        writer.writerows((file, self.class_names[label], split) for file, label, split in self.split_rows)
+        atomic_write_text(path, text.getvalue())
 
     def _first_process_storage(self) -> str | None:
         """Under DDP, the storage the first process chose: every process must read the data alike.

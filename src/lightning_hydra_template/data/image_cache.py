@@ -17,39 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic_files import atomic_write_json, atomic_write_with
+from .image_files import decode_image
 
 log = logging.getLogger(__name__)
-
-
-def decode_image(path: Path, channels: int, image_size: int, resize: int | None = None) -> np.ndarray:
-    """One image file -> uint8 `[channels, image_size, image_size]` (converted and resized)."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return to_channels_and_size(image, channels, image_size, resize)
-
-
-def to_channels_and_size(image, channels: int, image_size: int, resize: int | None = None) -> np.ndarray:
-    """A PIL image -> uint8 `[channels, image_size, image_size]`: what evaluation and prediction see.
-
-    `resize` None: the whole image squeezed to a square (the in-memory path). Else the shorter side
-    resized to `resize`, keeping the aspect ratio, then the central `image_size` square (the
-    streaming path's evaluation, as torchvision's ImageNet recipes evaluate).
-    """
-    from PIL import Image
-
-    image = image.convert("L" if channels == 1 else "RGB")
-    if resize is None:
-        image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
-    else:
-        width, height = image.size
-        scale = resize / min(width, height)
-        size = (max(resize, round(width * scale)), max(resize, round(height * scale)))
-        image = image.resize(size, Image.Resampling.BILINEAR)
-        left, top = (size[0] - image_size) // 2, (size[1] - image_size) // 2
-        image = image.crop((left, top, left + image_size, top + image_size))
-    pixels = np.asarray(image, dtype=np.uint8)
-    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
 def cache_key(csv_files: Sequence[Path], image_files: Sequence[Path], settings: dict) -> str:
@@ -152,15 +122,34 @@ def read_cache(
     size = array_path.stat().st_size if array_path.is_file() else 0
     if size != meta["bytes"]:
         raise DamagedCache(f"{array_path.name} holds {size} bytes, {meta_path.name} says {meta['bytes']}")
+    header_shape = _header_shape(array_path)
+    if header_shape != shape:  # an edited header: loading it would allocate what it claims (TiBs)
+        raise DamagedCache(f"{array_path.name}'s header says {list(header_shape or [])}, not {list(shape)}")
     try:
         images = np.load(array_path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
+    except (OSError, ValueError, EOFError, MemoryError) as error:
         raise DamagedCache(f"{array_path.name} does not load: {error}") from None
     if images.shape != shape or images.dtype != np.uint8:
         raise DamagedCache(f"{array_path.name} holds {images.dtype} {list(images.shape)}")
     if checksum(images) != meta["checksum"]:
         raise DamagedCache(f"{array_path.name} does not match its checksum")
     return images, {int(i): str(reason) for i, reason in meta["failures"].items()}
+
+
+def _header_shape(array_path: Path) -> tuple[int, ...] | None:
+    """The shape the `.npy` header declares, read without loading the array; None when unreadable."""
+    try:
+        with open(array_path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, _ = read(f)
+    except (OSError, ValueError, EOFError):
+        return None
+    return tuple(shape)
 
 
 def _read_meta(meta_path: Path) -> dict:

@@ -7,10 +7,11 @@ import inspect
 from pathlib import Path
 
 from ..errors import DataError, MissingFileError
-from .csv_annotations import IMAGE_SUFFIXES, Row, require_two_classes
+from .csv_annotations import Row, require_two_classes
 from .csv_images import CSVImageDataModule
 from .csv_splits import CSVSplits
 from .folder_to_csv import folder_rows
+from .image_files import image_suffixes
 
 
 class FolderSplits(CSVSplits):
@@ -35,7 +36,8 @@ class FolderSplits(CSVSplits):
         listing = folder_rows(root)
         if not listing:
             raise DataError(
-                f"No images ({', '.join(sorted(IMAGE_SUFFIXES))}) in class folders under data.root={root}; "
+                f"No images ({', '.join(sorted(image_suffixes())[:8])}, ...) in class folders under "
+                f"data.root={root}; "
                 "expected <root>/<class>/<image>."
             )
         rows = [Row(str(root), n, file, label) for n, (file, label) in enumerate(listing, 1)]

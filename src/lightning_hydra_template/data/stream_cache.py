@@ -22,7 +22,7 @@ import torch
 
 from ..atomic_files import atomic_write_json
 from .channel_stats import ChannelStats
-from .image_cache import to_channels_and_size
+from .image_files import to_channels_and_size
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from litdata import StreamingDataset
 from litdata.streaming.sampler import ChunkedIndex
 
 from ..errors import ConfigError
-from .image_cache import to_channels_and_size
+from .image_files import to_channels_and_size
 
 # LitData logs its cache settings at INFO for every loader it builds: twice a split, every epoch.
 logging.getLogger("litdata").setLevel(logging.WARNING)

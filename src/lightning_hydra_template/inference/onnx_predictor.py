@@ -40,6 +40,10 @@ class OnnxPredictor:
         except ImportError:
             raise UserError('Serving model.onnx needs onnxruntime: pip install -e ".[export]".') from None
         path = Path(path).expanduser()
+        if path.is_dir():
+            found = sorted(path.glob("*.onnx"))
+            hint = f"e.g. model_path={found[0]}" if found else "it holds no .onnx file"
+            raise DataError(f"model_path={path} is a folder, not an ONNX model file: {hint}.")
         if not path.is_file():
             raise MissingFileError(f"{path} does not exist; write one with python export.py ckpt_path=...")
         wanted = ["CUDAExecutionProvider"] if str(device).startswith("cuda") else []
