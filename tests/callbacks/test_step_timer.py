@@ -38,3 +38,14 @@ def test_a_fit_without_training_steps_records_no_end():
     timer = StepTimer()
     timer.on_train_end(trainer=None, pl_module=None)  # as when limit_train_batches=0
     assert timer.step_starts == []
+
+
+def test_each_validation_is_timed_from_the_fits_start_with_its_accuracy(tmp_path):
+    timer = StepTimer(str(tmp_path / "step_times.json"))
+    fit_on_random_images(frozen_cnn(), epochs=2, callbacks=[timer, SlowEpochEnd()])
+    assert [v["epoch"] for v in timer.validations] == [0, 1]
+    assert 0 < timer.validations[0]["seconds"] < timer.validations[1]["seconds"] <= timer.fit_seconds
+    assert timer.fit_seconds >= 2 * 0.5  # the epoch-end work is part of the fit
+    assert all(0.0 <= v["val_acc"] <= 1.0 for v in timer.validations)
+    written = json.loads((tmp_path / "step_times.json").read_text())
+    assert written["validations"] == timer.validations and written["fit_seconds"] == timer.fit_seconds

@@ -147,7 +147,7 @@ def test_the_run_folder_records_which_rows_went_to_which_split(tmp_path):
         str(csv_path), cache_dir=str(tmp_path / "cache"), image_size=16, val_ratio=0.2
     )
     datamodule.trainer = SimpleNamespace(
-        default_root_dir=str(tmp_path / "run"), is_global_zero=True
+        default_root_dir=str(tmp_path / "run"), is_global_zero=True, world_size=1
     )  # as fit
     (tmp_path / "run").mkdir()
     datamodule.prepare_data()
@@ -268,3 +268,10 @@ def test_torchvision_v2_transforms_augment_training_batches_only(tmp_path):
     assert datamodule.preprocess(batch[0], training=False).min() > 0  # no erasing at evaluation
     erased = datamodule.preprocess(batch[0], training=True)
     assert erased.shape == batch[0].shape and (erased == 0).any()
+
+
+def test_in_memory_splits_are_slices_of_one_decoded_array_not_copies(tmp_path):
+    csv_path = rgb_jpegs_with_names(tmp_path, per_class=4)
+    datamodule = make(csv_path, tmp_path, val_ratio=0.25, test_ratio=0.25)
+    storages = {datamodule.datasets[s].images.untyped_storage().data_ptr() for s in ("train", "val", "test")}
+    assert len(storages) == 1  # each image held once, whatever the number of images

@@ -127,3 +127,30 @@ def test_export_from_the_command_line_prints_its_parity_figures(compose_config, 
     assert result.returncode == 0, result.stderr[-2000:]
     assert "parity on 100 images: max |diff|" in result.stdout + result.stderr
     assert (tmp_path / "model.onnx").is_file()
+
+
+def test_a_model_trained_on_streamed_photos_exports_and_predicts_with_their_resize_and_crop(
+    compose_config, csv_dataset
+):
+    from PIL import Image
+
+    from lightning_hydra_template.data.image_files import to_channels_and_size
+    from lightning_hydra_template.inference.onnx_predictor import OnnxPredictor
+    from lightning_hydra_template.inference.predictor import Predictor
+
+    cfg = compose_config(["experiment=csv_cnn", "data.storage=stream", "data.num_workers=0",
+                          "data.image_size=16", *SMALL["cnn"]])  # fmt: skip
+    save_hydra_config(cfg)
+    checkpoint = Path(train(cfg)["best_checkpoint"])
+    predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
+    assert predictor.resize == 18  # data.eval_resize=null: 16 / 0.875
+    photo = csv_dataset.parent / "images" / "fox9.jpg"  # 47 x 28 px: the crop is not the squeezed whole
+    with Image.open(photo) as image:
+        expected = torch.tensor(to_channels_and_size(image, 3, 16, resize=18))
+        squeezed = torch.tensor(to_channels_and_size(image, 3, 16))
+    assert torch.equal(predictor.to_pixels(photo), expected) and not torch.equal(expected, squeezed)
+
+    result = export_with(compose_config, checkpoint)  # parity on the run's streamed test images
+    assert result["top1_agree"] == result["parity_images"]
+    exported = OnnxPredictor.from_file(result["output"])
+    assert exported.resize == 18 and torch.equal(exported.to_pixels(photo), expected)

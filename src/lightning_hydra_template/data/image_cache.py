@@ -44,11 +44,13 @@ def decode_all(
     image_size: int,
     workers: int | None = None,
     advance: Callable[[int], None] | None = None,
+    resize: int | None = None,
 ) -> tuple[np.ndarray, dict[int, str]]:
     """Decode `files` in a thread pool (Pillow releases the GIL) with a progress bar.
 
     Returns the images `[N, C, H, W]` (zeros where decoding failed) and the failures by index.
     `advance(n)` reports progress to a caller's own bar (one bar over many calls) instead.
+    `resize`: as `to_channels_and_size` (None: squeezed to the square; else shorter side, centre crop).
     """
     from rich.progress import track
 
@@ -57,7 +59,7 @@ def decode_all(
 
     def decode_into(index: int) -> None:
         try:
-            images[index] = decode_image(files[index], channels, image_size)
+            images[index] = decode_image(files[index], channels, image_size, resize)
         except Exception as error:  # PIL raises UnidentifiedImageError, OSError, ValueError...
             failures[index] = f"image does not decode: {error}"
 

@@ -22,7 +22,9 @@ ORIENTATION = 0x0112  # the EXIF tag a camera sets instead of rotating the pixel
 DECODING = (
     "Pillow; turned upright by the EXIF orientation; 16-bit and integer pixels scaled from 0-65535 and "
     "float pixels from 0.0-1.0 to 8 bits; converted to L (1 channel) or RGB (3); resized to "
-    "image_size x image_size with Image.Resampling.BILINEAR (squashed to a square, not cropped); "
+    "image_size x image_size with Image.Resampling.BILINEAR (squashed to a square, not cropped; a model "
+    "trained on streamed photos instead resizes the shorter side to its recorded resize and crops the "
+    "centre); "
     "uint8 [batch, channels, image_size, image_size]"
 )
 
@@ -40,26 +42,36 @@ def is_image_name(name: str | PurePath) -> bool:
     return PurePath(name).suffix.lower() in image_suffixes()
 
 
-def decode_image(path: Path, channels: int, image_size: int) -> np.ndarray:
+def decode_image(path: Path, channels: int, image_size: int, resize: int | None = None) -> np.ndarray:
     """One image file -> uint8 `[channels, image_size, image_size]` (converted and resized)."""
     from PIL import Image
 
     with Image.open(path) as image:
-        return to_channels_and_size(image, channels, image_size)
+        return to_channels_and_size(image, channels, image_size, resize)
 
 
-def to_channels_and_size(image, channels: int, image_size: int) -> np.ndarray:
-    """A PIL image -> uint8 `[channels, image_size, image_size]`: what training and prediction see.
+def to_channels_and_size(image, channels: int, image_size: int, resize: int | None = None) -> np.ndarray:
+    """A PIL image -> uint8 `[channels, image_size, image_size]`: what evaluation and prediction see.
 
     Upright as its EXIF orientation says (as photo viewers show it), on 8 bits (`to_8_bit`), grey
-    or RGB, squashed to a square by bilinear resizing.
+    or RGB. `resize` None: the whole image squashed to the square by bilinear resizing (the in-memory
+    path). Else the shorter side resized to `resize`, keeping the aspect ratio, then the central
+    `image_size` square (the streaming path's evaluation, as torchvision's ImageNet recipes evaluate).
     """
     from PIL import Image, ImageOps
 
     if image.getexif().get(ORIENTATION, 1) != 1:
         image = ImageOps.exif_transpose(image)  # a copy: a caller's image is left as it was
     image = to_8_bit(image).convert("L" if channels == 1 else "RGB")
-    image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+    if resize is None:
+        image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
+    else:
+        width, height = image.size
+        scale = resize / min(width, height)
+        size = (max(resize, round(width * scale)), max(resize, round(height * scale)))
+        image = image.resize(size, Image.Resampling.BILINEAR)
+        left, top = (size[0] - image_size) // 2, (size[1] - image_size) // 2
+        image = image.crop((left, top, left + image_size, top + image_size))
     pixels = np.asarray(image, dtype=np.uint8)
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 

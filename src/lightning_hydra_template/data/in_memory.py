@@ -9,6 +9,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from .batch_mixing import BatchMixing
 from .batch_transforms import BatchPreprocessor
 
 log = logging.getLogger(__name__)
@@ -118,8 +119,8 @@ def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, 
 class InMemoryDataModule(L.LightningDataModule):
     """Serves `self.datasets` (`train`, `val`, `test`: `InMemoryImages`) as uint8 batches.
 
-    Subclasses fill `datasets` and `preprocess` in `setup`; `preprocess` then finishes each batch
-    on its device (augmentation in training, normalisation, resizing).
+    Subclasses fill `datasets`, `preprocess` (and `mixing`, when on) in `setup`; `preprocess` then
+    finishes each batch on its device (augmentation in training, normalisation, resizing).
     """
 
     def __init__(
@@ -145,6 +146,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.seed = torch.initial_seed()
         self._train_position: tuple[int, int] | None = None  # from a checkpoint being resumed
         self.preprocess: BatchPreprocessor | None = None
+        self.mixing: BatchMixing | None = None  # mixup / cutmix of training batches, when on
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader | InMemoryBatches:
         if self.loader_options["num_workers"] == 0:
@@ -231,6 +233,12 @@ class InMemoryDataModule(L.LightningDataModule):
                 done, epoch, workers,
             )  # fmt: skip
 
+    def train_class_counts(self, num_classes: int) -> torch.Tensor:
+        """Images per class in the training split (set up here if it is not yet): `[num_classes]`."""
+        if "train" not in self.datasets:
+            self.setup("fit")
+        return torch.bincount(self.datasets["train"].labels, minlength=num_classes)
+
     def example_images(self) -> torch.Tensor | None:
         """One raw training image `[1, C, H, W]` (uint8), once set up: the model summary's input."""
         train = self.datasets.get("train")
@@ -258,10 +266,15 @@ class InMemoryDataModule(L.LightningDataModule):
     ) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
         """uint8 in, float32 out, on the batch's device (the GPU, when training on one).
 
-        A bare image tensor (the model summary's example input) is prepared as for evaluation.
+        Training batches are also mixed when mixup or cutmix is on: their labels are then `[B, K]`
+        class probabilities. A bare image tensor (the model summary's example input) is prepared
+        as for evaluation.
         """
         if isinstance(batch, torch.Tensor):
             return self.preprocess(batch, training=False)
         images, labels = batch
         training = self.trainer is not None and self.trainer.training
-        return self.preprocess(images, training), labels
+        images = self.preprocess(images, training)
+        if training and self.mixing is not None:
+            return self.mixing(images, labels)
+        return images, labels

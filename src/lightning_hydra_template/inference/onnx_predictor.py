@@ -29,6 +29,8 @@ class OnnxPredictor:
         self.session = session
         self.class_names: list[str] = json.loads(metadata["class_names"])
         self.channels, self.image_size = int(metadata["channels"]), int(metadata["image_size"])
+        # Written by export.py since streamed training; absent before, when images were squeezed whole.
+        self.resize: int | None = json.loads(metadata.get("resize", "null"))
 
     @classmethod
     def from_file(cls, path: str | Path, device: str = "cpu") -> "OnnxPredictor":

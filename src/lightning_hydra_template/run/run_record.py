@@ -6,6 +6,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig
+
+from ..config.tree import save_resolved_config
 from ..errors import find_user_error
 from ..run_status import RunStatus, is_pruned
 from .interruption import RunInterrupted, handled_signals
@@ -15,10 +18,12 @@ log = logging.getLogger(__name__)
 
 @contextmanager
 def recorded_run(
-    summary: dict[str, Any], run_dir: Path, writer: bool, resumed_at_step: int | None = None
+    cfg: DictConfig, summary: dict[str, Any], run_dir: Path, writer: bool, resumed_at_step: int | None = None
 ) -> Iterator[None]:
-    """Run the block with SIGTERM and SIGINT handled (`interruption`); fill `summary["status"]` (and
-    `error`) as it ends, and write `metrics.json` (if `writer`).
+    """The run's record: `resolved_config.yaml` as it starts; the block run with SIGTERM, SIGINT,
+    SIGUSR1 and SIGUSR2 handled (`interruption`: SLURM's warning signal also requeues the job);
+    `summary["status"]` (and `error`) filled as it ends, and `metrics.json` written. Files are
+    written by the `writer` process only.
 
     A resumed run that fails or stops before its first new step leaves the run's metrics.json as
     it was: the record of what the run did stays true.
@@ -35,6 +40,8 @@ def recorded_run(
 
             write_metrics(run_dir, summary)
 
+    if writer:
+        save_resolved_config(cfg, run_dir)
     with handled_signals() as signals:
         try:
             yield
@@ -45,6 +52,10 @@ def recorded_run(
                 summary["signal"] = signals.name if signals.signum else type(error).__name__
                 write()
                 log.error("%s", _resume_hint(run_dir, summary["signal"]))
+                if signals.wants_requeue and writer:  # last: SLURM stops this job as it requeues it
+                    from .slurm_job import requeue_this_job
+
+                    requeue_this_job()
                 raise SystemExit(signals.exit_code) from None
             if is_pruned(error):  # Optuna stopped this trial early: not a failure
                 summary["status"] = RunStatus.PRUNED
@@ -58,7 +69,14 @@ def recorded_run(
 
 
 def _resume_hint(run_dir: Path, cause: str) -> str:
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if last.is_file():
-        return f"Training interrupted by {cause}; resume with: python train.py ckpt_path={last}"
+    """The command that continues the run, naming the file with its newest state (quoted for the
+    shell and for Hydra when its path needs it)."""
+    import shlex
+
+    from .resume import newest_checkpoint, quoted
+
+    newest = newest_checkpoint(run_dir)
+    if newest is not None:
+        command = shlex.quote(f"ckpt_path={quoted(str(newest))}")
+        return f"Training interrupted by {cause}; resume with: python train.py {command}"
     return f"Training interrupted by {cause} before any checkpoint was saved; start it again."

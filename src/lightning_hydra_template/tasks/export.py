@@ -57,6 +57,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
         "class_names": json.dumps(predictor.class_names),
         "image_size": str(predictor.image_size),
         "channels": str(predictor.channels),
+        "resize": json.dumps(predictor.resize),  # how an image becomes the square: OnnxPredictor.to_pixels
         "decoding": DECODING,
     }
     write = write_onnx if cfg.format == "onnx" else write_program
@@ -151,10 +152,34 @@ def parity_images(run_dir: Path | None, predictor, count: int):
         datamodule = build(OmegaConf.load(run_dir / ".hydra" / "config.yaml").data)
         datamodule.prepare_data()
         datamodule.setup("test")
-        return datamodule.datasets["test"].images[:count]
+        # Through the test loader, so a streamed dataset gives its images as it evaluates them.
+        images, taken = [], 0
+        for batch, _ in datamodule.test_dataloader():
+            images.append(batch)
+            taken += len(batch)
+            if taken >= count:
+                break
+        return model_sized(torch.cat(images)[:count], predictor.channels, predictor.image_size)
     log.warning("No run config for this checkpoint: checking parity on random pixels, not test images.")
     shape = (count, predictor.channels, predictor.image_size, predictor.image_size)
     return torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+
+def model_sized(images, channels: int, size: int):
+    """uint8 images as the exported model takes them: `channels` channels, `size` px square.
+
+    A dataset may keep its images smaller than the network's input (FashionMNIST's 28 px for a
+    224 px backbone) and grey, and resize and repeat them per batch; the export takes them done.
+    """
+    import torch
+    from torch.nn import functional as F
+
+    if images.shape[1] != channels:
+        images = images.expand(-1, channels, -1, -1)
+    if images.shape[-2:] != (size, size):
+        resized = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True)
+        images = resized.round().clamp(0, 255).to(torch.uint8)
+    return images
 
 
 def check_parity(expected, actual, max_abs_diff: float) -> dict[str, Any]:

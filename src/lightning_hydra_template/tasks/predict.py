@@ -35,7 +35,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     check_config(cfg)
     if cfg.on_bad_images not in ("skip", "error"):
         raise ConfigError(f"on_bad_images must be skip or error, got {cfg.on_bad_images!r}.")
-    predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)
+    predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device, bool(cfg.get("flip_tta", False)))
     inputs = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
     files, labels = inputs.files, inputs.labels
     rows, probabilities, bad = [], [], list(inputs.refused)
@@ -49,6 +49,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
                 predictor.image_size,
                 cfg.decode_workers,
                 advance=lambda n: progress.advance(task, n),
+                resize=predictor.resize,
             )
             bad += [(chunk[i], reason) for i, reason in sorted(failures.items())]
             keep = [i for i in range(len(chunk)) if i not in failures]
