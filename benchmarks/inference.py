@@ -33,9 +33,9 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from lightning_hydra_template.models.exportable import PixelsToProbabilities
-from lightning_hydra_template.models.predictor import Predictor
-from lightning_hydra_template.run.project import export_project_root
+from lightning_hydra_template.config.project import export_project_root
+from lightning_hydra_template.inference.exportable import PixelsToProbabilities
+from lightning_hydra_template.inference.predictor import Predictor
 
 ROOT = Path(__file__).resolve().parents[1]
 WARMUP_CALLS = 20  # single-image calls before timing: first calls allocate and pick kernels
@@ -105,8 +105,8 @@ def fashion_mnist_test(data_dir: str, limit: int | None) -> tuple[torch.Tensor, 
     config the CNN experiment trains on."""
     from hydra import compose, initialize_config_dir
 
-    from lightning_hydra_template.run.builders import build
-    from lightning_hydra_template.run.project import CONFIG_DIR
+    from lightning_hydra_template.config.builders import build
+    from lightning_hydra_template.config.project import CONFIG_DIR
 
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         cfg = compose("train", overrides=["experiment=cnn", f"data.data_dir={data_dir}"])

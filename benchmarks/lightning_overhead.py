@@ -22,9 +22,9 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from lightning_hydra_template.callbacks.step_timer import StepTimer
+from lightning_hydra_template.config.host_memory import keep_freed_memory
+from lightning_hydra_template.config.project import CONFIG_DIR, export_project_root
 from lightning_hydra_template.data.in_memory import InMemoryBatches, InMemoryImages
-from lightning_hydra_template.run.host_memory import keep_freed_memory
-from lightning_hydra_template.run.project import CONFIG_DIR, export_project_root
 
 TRAIN_SIZE = 55_000
 

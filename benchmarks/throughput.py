@@ -235,10 +235,10 @@ def plain_loop(config: list[str], batch_size: int, steps: int, data_dir: str) ->
     from hydra import compose, initialize_config_dir
     from hydra.utils import instantiate
 
+    from lightning_hydra_template.config.host_memory import keep_freed_memory
+    from lightning_hydra_template.config.project import CONFIG_DIR, export_project_root
     from lightning_hydra_template.models.classifier import freeze_parameters
     from lightning_hydra_template.optim.param_groups import apply_lr_multipliers, param_groups
-    from lightning_hydra_template.run.host_memory import keep_freed_memory
-    from lightning_hydra_template.run.project import CONFIG_DIR, export_project_root
 
     export_project_root()
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):

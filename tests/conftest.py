@@ -11,8 +11,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from lightning_hydra_template.run.project import CONFIG_DIR, PROJECT_ROOT, export_project_root
-from lightning_hydra_template.run.run_folders import register_resolvers
+from lightning_hydra_template.config.project import CONFIG_DIR, PROJECT_ROOT, export_project_root
+from lightning_hydra_template.config.run_folders import register_resolvers
 
 from .helpers import rgb_jpegs_with_names, torchvision_weights, write_fake_fashion_mnist
 

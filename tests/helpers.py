@@ -17,8 +17,8 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
+from lightning_hydra_template.config.project import CONFIG_DIR, PROJECT_ROOT
 from lightning_hydra_template.data.idx import write_idx
-from lightning_hydra_template.run.project import CONFIG_DIR, PROJECT_ROOT
 
 
 def run(*args: str, data_dir: Path | None = None, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -15,7 +15,7 @@ import optuna
 import pytest
 from omegaconf import OmegaConf
 
-from lightning_hydra_template.run.optuna_trial import study_storage
+from lightning_hydra_template.sweeps.trial import study_storage
 
 from .helpers import free_port, run
 

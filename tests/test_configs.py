@@ -6,8 +6,8 @@ import inspect
 import pytest
 from omegaconf import OmegaConf
 
-from lightning_hydra_template.run.builders import build, build_datamodule, build_each
-from lightning_hydra_template.run.project import CONFIG_DIR
+from lightning_hydra_template.config.builders import build, build_datamodule, build_each
+from lightning_hydra_template.config.project import CONFIG_DIR
 
 from .helpers import config_options
 

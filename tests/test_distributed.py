@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from lightning_hydra_template.run.project import PROJECT_ROOT
+from lightning_hydra_template.config.project import PROJECT_ROOT
 
 from .helpers import run
 

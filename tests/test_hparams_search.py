@@ -39,7 +39,7 @@ def test_a_search_writes_its_summary_and_the_same_command_continues_the_study(fa
     } <= set(trials[0])
     best = json.loads((tmp_path / "first" / "best.json").read_text())
     assert best["best_value"] == max(float(t["value"]) for t in trials)
-    assert best["trials"] == {"complete": 3, "pruned": 0, "failed": 0}
+    assert best["trials"] == {"completed": 3, "pruned": 0, "failed": 0}
     assert (tmp_path / "first" / "history.png").stat().st_size > 0
     assert (tmp_path / "first" / "importances.png").stat().st_size > 0
     # Each trial is a normal run: its metrics.json holds the value the study recorded.
@@ -66,7 +66,7 @@ def test_a_pruned_trial_is_recorded_as_pruned(fake_data_dir, tmp_path, where):
     assert trials[0]["state"] == "PRUNED" and trials[0]["last_reported_step"] == "1"
     # Nothing completed, so no best; but pruning is the pruner's choice, not a failure (exit 0).
     best = json.loads((tmp_path / "pruned" / "best.json").read_text())
-    assert best == {"study": "mlp_optuna", "trials": {"complete": 0, "pruned": 1, "failed": 0}}
+    assert best == {"study": "mlp_optuna", "trials": {"completed": 0, "pruned": 1, "failed": 0}}
 
 
 @pytest.mark.parametrize("search", config_options("hparams_search"))

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lightning_hydra_template.run.project import PROJECT_ROOT
+from lightning_hydra_template.config.project import PROJECT_ROOT
 
 from .helpers import write_fake_fashion_mnist
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from lightning_hydra_template.config.project import PROJECT_ROOT
 from lightning_hydra_template.rename import rename
-from lightning_hydra_template.run.project import PROJECT_ROOT
 
 
 def not_copied(folder: str, names: list[str]) -> set[str]:

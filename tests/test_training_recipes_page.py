@@ -4,8 +4,8 @@ import shlex
 
 import pytest
 
-from lightning_hydra_template.run.builders import build_datamodule, build_each, build_model
-from lightning_hydra_template.run.project import PROJECT_ROOT
+from lightning_hydra_template.config.builders import build_datamodule, build_each, build_model
+from lightning_hydra_template.config.project import PROJECT_ROOT
 
 PAGE = PROJECT_ROOT / "docs" / "training_recipes.md"
 

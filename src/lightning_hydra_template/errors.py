@@ -40,7 +40,9 @@ def reported_errors(task: str) -> Iterator[None]:
     try:
         yield
     except Exception as error:
-        if type(error).__name__ == "TrialPruned":  # Optuna stopped this trial: not a failure
+        from .run_status import is_pruned
+
+        if is_pruned(error):  # Optuna stopped this trial: not a failure
             log.info("%s pruned: %s", task, error)
             raise
         user_error = find_user_error(error)

@@ -5,9 +5,9 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_hydra_template.callbacks.ema import EMA
+from lightning_hydra_template.inference.predictor import Predictor
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.mlp import MLP
-from lightning_hydra_template.models.predictor import Predictor
 
 DECAY = 0.5  # far from 1, so the average after a few steps differs clearly from the weights
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from lightning_hydra_template.callbacks.unfreeze import Unfreeze
+from lightning_hydra_template.config.builders import build
 from lightning_hydra_template.errors import ConfigError
-from lightning_hydra_template.run.builders import build
 
 from ..helpers import fit_on_random_images, frozen_cnn
 

@@ -13,9 +13,9 @@ from torch import nn
 
 from lightning_hydra_template.callbacks.model_graph import ModelGraph
 from lightning_hydra_template.callbacks.sample_images import SampleImages
+from lightning_hydra_template.config.builders import build_each
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.cnn import CNN
-from lightning_hydra_template.run.builders import build_each
 from lightning_hydra_template.tasks.train import train
 
 VIEWS = {

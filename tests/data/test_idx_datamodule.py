@@ -138,7 +138,7 @@ def test_validation_split_larger_than_the_data_is_a_clear_error(fake_data_dir):
 def test_digits_and_characters_are_configs_without_mirror_images(
     compose_config, option, dataset, first_class
 ):
-    from lightning_hydra_template.run.builders import build_datamodule
+    from lightning_hydra_template.config.builders import build_datamodule
 
     cfg = compose_config([f"data={option}", "experiment=cnn"])
     datamodule = build_datamodule(cfg)
@@ -159,7 +159,7 @@ def test_kmnist_offline_names_its_own_folder(tmp_path, monkeypatch):
 
 @pytest.mark.real_data
 def test_real_mnist_trains_from_its_config(compose_config, real_data_dir):
-    from lightning_hydra_template.run.builders import build_datamodule
+    from lightning_hydra_template.config.builders import build_datamodule
 
     if not (real_data_dir / "MNIST" / "raw" / "train-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"real MNIST not found under {real_data_dir}")

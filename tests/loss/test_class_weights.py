@@ -3,9 +3,9 @@
 import pytest
 import torch
 
+from lightning_hydra_template.config.builders import build_datamodule, build_model
 from lightning_hydra_template.errors import ConfigError
 from lightning_hydra_template.loss.class_weights import balanced_class_weights, check_class_weights
-from lightning_hydra_template.run.builders import build_datamodule, build_model
 
 
 def test_balanced_weights_make_every_class_weigh_the_same_in_total():

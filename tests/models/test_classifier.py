@@ -4,10 +4,11 @@ import torch
 from lightning.pytorch.utilities.model_summary import ModelSummary
 from torch.utils.data import DataLoader, TensorDataset
 
+from lightning_hydra_template.config.builders import build
+from lightning_hydra_template.errors import ConfigError
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.cnn import CNN
 from lightning_hydra_template.models.mlp import MLP
-from lightning_hydra_template.run.builders import build
 
 from ..helpers import config_options, fashion_mnist_datamodule
 
@@ -151,3 +152,10 @@ def test_training_on_mixed_labels_takes_probabilities_and_scores_their_largest_s
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     accuracy = model.train_metrics.compute()["train/acc"]
     assert accuracy.item() == pytest.approx((logits.argmax(-1) == labels).float().mean().item())
+
+
+def test_the_number_of_classes_is_the_number_of_class_names():
+    names = ["cat", "dog", "fox"]
+    assert ImageClassifier(MLP(1, 28, 3, hidden_sizes=[4]), class_names=names).hparams.num_classes == 3
+    with pytest.raises(ConfigError, match="leave num_classes out"):
+        ImageClassifier(MLP(1, 28, 3, hidden_sizes=[4]), num_classes=4, class_names=names)

@@ -5,13 +5,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
+from lightning_hydra_template.inference.predictor import Predictor
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.cnn import CNN
 from lightning_hydra_template.models.flip_tta import (
     flip_averaged_log_probabilities,
     flip_averaged_probabilities,
 )
-from lightning_hydra_template.models.predictor import Predictor
 
 
 def network() -> CNN:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lightning_hydra_template.run.builders import build
+from lightning_hydra_template.config.builders import build
 
 from ..helpers import config_options, fit_on_random_images, frozen_cnn
 

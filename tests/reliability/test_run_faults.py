@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lightning_hydra_template.run.run_folders import claim_new_dir
+from lightning_hydra_template.config.run_folders import claim_new_dir
 
 from ..helpers import read_metrics, run
 
@@ -102,7 +102,7 @@ def test_two_runs_started_together_never_share_a_folder(fake_data_dir, tmp_path)
     import subprocess
     import sys
 
-    from lightning_hydra_template.run.project import PROJECT_ROOT
+    from lightning_hydra_template.config.project import PROJECT_ROOT
 
     command = [sys.executable, "train.py", *SMALL_RUN, "trainer.max_epochs=1", f"paths.log_dir={tmp_path}"]
     env = {**__import__("os").environ, "DATA_DIR": str(fake_data_dir)}

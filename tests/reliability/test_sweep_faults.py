@@ -24,7 +24,7 @@ from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import (
     fail_stale_trials,
     open_study,
 )
-from lightning_hydra_template.run.project import PROJECT_ROOT
+from lightning_hydra_template.config.project import PROJECT_ROOT
 
 # A few batches of one epoch per trial, on the generated data.
 QUICK = ["debug=fast", "data.val_size=100", "trainer.limit_train_batches=3"]
@@ -102,7 +102,7 @@ def test_a_sweep_whose_every_trial_failed_exits_non_zero(fake_data_dir, tmp_path
     assert code == 1
     # The sweep ends on one error line, no traceback; the trials' logs hold the rest.
     assert "All 2 trials failed" in output.splitlines()[-1]
-    assert best == {"study": "mlp_optuna", "trials": {"complete": 0, "pruned": 0, "failed": 2}}
+    assert best == {"study": "mlp_optuna", "trials": {"completed": 0, "pruned": 0, "failed": 2}}
 
 
 @pytest.mark.slow
@@ -114,7 +114,7 @@ def test_a_sweep_with_some_failed_trials_exits_zero_and_says_how_many(fake_data_
     )
     assert code == 0, output[-3000:]
     assert "1 of 2 trials failed" in output
-    assert best["trials"] == {"complete": 1, "pruned": 0, "failed": 1}
+    assert best["trials"] == {"completed": 1, "pruned": 0, "failed": 1}
     assert best["best_trial"] == 1
 
 
@@ -141,7 +141,7 @@ def test_a_trial_killed_outright_fails_with_its_reason_and_the_sweep_goes_on(
     code, output, best = run_sweep(fake_data_dir, tmp_path, *KILL_TRIAL_1, *where)
     assert code == 0, output[-3000:]
     assert "1 of 2 trials failed" in output
-    assert best["trials"] == {"complete": 1, "pruned": 0, "failed": 1}
+    assert best["trials"] == {"completed": 1, "pruned": 0, "failed": 1}
     study = optuna.load_study(study_name="mlp_optuna", storage=f"sqlite:///{tmp_path / 'study.db'}")
     assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL]
     assert reason in study.trials[1].user_attrs["fail_reason"]  # why, kept in the study itself

@@ -34,7 +34,7 @@ def test_a_new_run_on_other_classes_starts_from_the_features_with_a_fresh_head(
 def test_the_copied_tensors_are_the_earlier_runs_and_the_report_says_what_was_skipped(
     compose_config, fashion_checkpoint
 ):
-    from lightning_hydra_template.run.builders import build_datamodule, build_model
+    from lightning_hydra_template.config.builders import build_datamodule, build_model
 
     earlier = torch.load(fashion_checkpoint, weights_only=True)["state_dict"]
     cfg = compose_config([*CNN, "data=csv_images", "data.channels=1", "data.image_size=28"])
@@ -50,7 +50,7 @@ def test_the_copied_tensors_are_the_earlier_runs_and_the_report_says_what_was_sk
 
 
 def test_a_checkpoint_of_another_network_is_refused_in_one_line(compose_config, fashion_checkpoint):
-    from lightning_hydra_template.run.builders import build_datamodule, build_model
+    from lightning_hydra_template.config.builders import build_datamodule, build_model
 
     cfg = compose_config(["experiment=mlp"])
     build_datamodule(cfg)

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from lightning_hydra_template.errors import ConfigError, reported_errors
-from lightning_hydra_template.models.attribution import (
+from lightning_hydra_template.inference.attribution import (
     METHODS,
     CaptumMissingError,
     attribute,
@@ -16,7 +16,7 @@ from lightning_hydra_template.models.attribution import (
     logits_of,
     occlusion_window,
 )
-from lightning_hydra_template.models.predictor import Predictor
+from lightning_hydra_template.inference.predictor import Predictor
 from lightning_hydra_template.tasks.explain import explain
 from lightning_hydra_template.tasks.train import train
 

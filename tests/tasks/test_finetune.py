@@ -53,7 +53,7 @@ def test_the_weights_preprocessing_is_the_datas_unless_the_command_line_says_oth
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_imagenet_statistics_fit_grey_and_rgb_data(compose_config, channels):
-    from lightning_hydra_template.run.builders import build_datamodule
+    from lightning_hydra_template.config.builders import build_datamodule
 
     datamodule = build_datamodule(compose_config(["model=torchvision", f"data.channels={channels}"]))
     images = datamodule.preprocess(torch.full((2, 1, 28, 28), 128, dtype=torch.uint8), training=False)

@@ -11,8 +11,8 @@ from PIL import Image
 
 from lightning_hydra_template.data.batch_transforms import BatchPreprocessor
 from lightning_hydra_template.errors import DataError
+from lightning_hydra_template.inference.predictor import Predictor
 from lightning_hydra_template.models.classifier import ImageClassifier
-from lightning_hydra_template.models.predictor import Predictor
 from lightning_hydra_template.tasks.predict import predict
 from lightning_hydra_template.tasks.train import train
 

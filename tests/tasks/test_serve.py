@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 
 from lightning_hydra_template.errors import ConfigError
-from lightning_hydra_template.models.classifier_api import ClassifierAPI
-from lightning_hydra_template.models.predictor import Predictor
+from lightning_hydra_template.inference.predictor import Predictor
+from lightning_hydra_template.inference.serving_api import ClassifierAPI
 from lightning_hydra_template.tasks.serve import check_options, model_loader
 from lightning_hydra_template.tasks.train import train
 

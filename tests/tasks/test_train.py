@@ -97,6 +97,32 @@ def test_resume_from_last_checkpoint_continues_the_epoch_count(compose_config):
     assert resumed["metrics"]["val/acc_best"] >= first["metrics"]["val/acc_best"]
 
 
+def reads_of(path: Path, monkeypatch) -> list[str]:
+    """Every `torch.load` of `path` from now on (the template's reads and Lightning's)."""
+    reads, real_load = [], torch.load
+
+    def counting_load(f, *args, **kwargs):
+        if Path(str(f)).resolve() == path.resolve():
+            reads.append(str(f))
+        return real_load(f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "load", counting_load)
+    return reads
+
+
+def test_a_resume_and_an_eval_read_their_checkpoint_once(compose_config, monkeypatch):
+    cfg = compose_config(["experiment=mlp", *SMALL["mlp"], "test=false"])
+    save_hydra_config(cfg)  # eval.py reads the run's config beside its checkpoint
+    run_dir = Path(train(cfg)["run_dir"])
+    last = run_dir.rename(run_dir.with_name("first")) / "checkpoints" / "last.ckpt"
+    reads = reads_of(last, monkeypatch)
+    resumed = run_train(compose_config, "mlp", f"ckpt_path={last}", "trainer.max_epochs=2", "test=false")
+    assert resumed["epochs"] == 2 and len(reads) == 1
+    reads.clear()
+    evaluate(compose_config([f"ckpt_path={last}"], config_name="eval", fast=False))
+    assert len(reads) == 1
+
+
 def test_objective_is_the_named_metric_or_a_clear_error():
     summary = {"metrics": {"val/acc_best": 0.9, "test/acc": 0.8}}
     assert objective(summary, "val/acc_best") == 0.9

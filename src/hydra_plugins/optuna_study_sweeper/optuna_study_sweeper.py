@@ -29,7 +29,8 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from lightning_hydra_template.run.optuna_trial import (
+from lightning_hydra_template.run_status import RunStatus
+from lightning_hydra_template.sweeps.trial import (
     JOURNAL,
     TrialOutcome,
     study_storage,
@@ -223,11 +224,13 @@ class OptunaStudySweeper(Sweeper):
         except SystemExit as stop:
             # A trial stopped by a UserError exits without a traceback, and Hydra lets SystemExit
             # through: caught here, it fails that trial instead of ending the sweep.
-            return TrialOutcome("fail", reason=f"exited with code {stop.code}"), sweep_dir / str(job)
+            return TrialOutcome(RunStatus.FAILED, reason=f"exited with code {stop.code}"), sweep_dir / str(
+                job
+            )
         except Exception as error:
             # Its overrides did not compose, or its job died (killed, preempted past its requeues, out
             # of memory): submitit raises when it asks for the result. Either way, this trial only.
-            return TrialOutcome("fail", reason=_first_line(error)), sweep_dir / str(job)
+            return TrialOutcome(RunStatus.FAILED, reason=_first_line(error)), sweep_dir / str(job)
         run_dir = Path(result.hydra_cfg.hydra.runtime.output_dir)
         return trial_outcome(run_dir, self.config.get("optimized_metric")), run_dir
 
@@ -240,8 +243,12 @@ class OptunaStudySweeper(Sweeper):
             env = {**os.environ, "CUDA_VISIBLE_DEVICES": device}
             done = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
         outcome = trial_outcome(run_dir, self.config.get("optimized_metric"))
-        if outcome.state == "fail" and done.returncode < 0:  # killed: the signal says more than the file
-            outcome = TrialOutcome("fail", reason=f"killed by {signal.Signals(-done.returncode).name}")
+        if (
+            outcome.state == RunStatus.FAILED and done.returncode < 0
+        ):  # killed: the signal says more than the file
+            outcome = TrialOutcome(
+                RunStatus.FAILED, reason=f"killed by {signal.Signals(-done.returncode).name}"
+            )
         return outcome, run_dir / "trial_output.log"
 
     def _sweep_in_slots(
@@ -370,10 +377,10 @@ def _tell(study, trial, outcome: TrialOutcome, log_at: Path) -> "optuna.trial.Fr
     """Tell the study how the trial ended (read from its folder by `trial_outcome`)."""
     import optuna
 
-    if outcome.state == "pruned":
+    if outcome.state == RunStatus.PRUNED:
         log.info("Trial %d pruned", trial.number)
         return study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-    if outcome.state == "fail":
+    if outcome.state == RunStatus.FAILED:
         return _fail(study, trial, f"{outcome.reason}; see {log_at}")
     return study.tell(trial, outcome.value)
 
@@ -392,7 +399,11 @@ def count_states(trials: list["optuna.trial.FrozenTrial"]) -> dict[str, int]:
 
     states = Counter(t.state for t in trials)
     state = optuna.trial.TrialState
-    return {"complete": states[state.COMPLETE], "pruned": states[state.PRUNED], "failed": states[state.FAIL]}
+    return {
+        RunStatus.COMPLETED: states[state.COMPLETE],
+        RunStatus.PRUNED: states[state.PRUNED],
+        RunStatus.FAILED: states[state.FAIL],
+    }
 
 
 def report_outcome(counts: dict[str, int], sweep_dir: Path) -> None:
@@ -401,17 +412,17 @@ def report_outcome(counts: dict[str, int], sweep_dir: Path) -> None:
     log.info(
         "This sweep's %d trials: %d completed, %d pruned, %d failed",
         total,
-        counts["complete"],
-        counts["pruned"],
-        counts["failed"],
+        counts[RunStatus.COMPLETED],
+        counts[RunStatus.PRUNED],
+        counts[RunStatus.FAILED],
     )
-    if not counts["failed"]:
+    if not counts[RunStatus.FAILED]:
         return
     where = f"the trials' logs, in their folders under {sweep_dir}"
-    if counts["failed"] == total:
+    if counts[RunStatus.FAILED] == total:
         log.error("All %d trials failed: nothing was learned. See %s", total, where)
         raise SystemExit(1)  # after the summary is written: best.json and trials.csv say what happened
-    log.warning("%d of %d trials failed; see %s", counts["failed"], total, where)
+    log.warning("%d of %d trials failed; see %s", counts[RunStatus.FAILED], total, where)
 
 
 def write_summary(study, sweep_dir: Path, counts: dict[str, int]) -> None:

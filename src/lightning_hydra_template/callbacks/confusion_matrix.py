@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torchmetrics.classification import MulticlassConfusionMatrix
 
-from ..run.atomic_files import atomic_write_bytes, atomic_write_text
+from ..atomic_files import atomic_write_bytes, atomic_write_text
 from .class_scores import per_class_csv, per_class_scores
 from .confusion_image import confusion_image
 from .drawing import png_bytes

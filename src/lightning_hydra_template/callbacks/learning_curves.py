@@ -6,7 +6,7 @@ from typing import Any
 
 import lightning as L
 
-from ..run.atomic_files import atomic_write_bytes
+from ..atomic_files import atomic_write_bytes
 from .curves_figure import epoch_curves
 from .drawing import png_bytes
 

@@ -6,7 +6,7 @@ from typing import Any
 import lightning as L
 import torch
 
-from ..run.atomic_files import atomic_write_bytes
+from ..atomic_files import atomic_write_bytes
 from .display_images import display_images
 from .drawing import png_bytes
 from .image_grid import image_grid

@@ -4,7 +4,7 @@ import logging
 
 import lightning as L
 
-from ..run.run_summary import scalar_metrics
+from ..run_status import headline, scalar_metrics
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +44,6 @@ class RunLog(L.Callback):
     def _log(trainer: L.Trainer, what: str) -> None:
         if not trainer.is_global_zero:
             return
-        metrics = scalar_metrics(trainer.callback_metrics)
         # Per-class accuracies and the learning rate (now, not the epoch's) are in the loggers.
-        shown = {
-            k: v
-            for k, v in metrics.items()
-            if "/acc/" not in k and not k.endswith("_step") and "lr-" not in k
-        }
+        shown = headline(scalar_metrics(trainer.callback_metrics))
         log.info("%s: %s", what, ", ".join(f"{k} {v:.4g}" for k, v in shown.items()))

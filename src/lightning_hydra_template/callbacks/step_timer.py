@@ -7,7 +7,7 @@ from pathlib import Path
 
 import lightning as L
 
-from ..run.atomic_files import atomic_write_json
+from ..atomic_files import atomic_write_json
 
 
 class StepTimer(L.Callback):

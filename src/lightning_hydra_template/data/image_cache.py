@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..run.atomic_files import atomic_write_json, atomic_write_with
+from ..atomic_files import atomic_write_json, atomic_write_with
 
 log = logging.getLogger(__name__)
 

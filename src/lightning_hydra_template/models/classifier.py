@@ -42,6 +42,19 @@ def freeze_parameters(net: nn.Module, prefixes: Sequence[str]) -> None:
             param.requires_grad_(False)
 
 
+def _class_count(num_classes: int | None, class_names: Sequence[str] | None) -> int:
+    if class_names is None:
+        if num_classes is None:
+            raise ConfigError("ImageClassifier needs class_names (model.class_names) or num_classes.")
+        return int(num_classes)
+    if num_classes is not None and int(num_classes) != len(class_names):
+        raise ConfigError(
+            f"model.num_classes={num_classes} but model.class_names names {len(class_names)} classes; "
+            "leave num_classes out: it is the number of class names."
+        )
+    return len(class_names)
+
+
 class ImageClassifier(L.LightningModule):
     """Wraps an injected `net`; the loss, optimizer and LR schedule arrive from config.
 
@@ -55,7 +68,7 @@ class ImageClassifier(L.LightningModule):
     def __init__(
         self,
         net: nn.Module | Mapping[str, Any],
-        num_classes: int,
+        num_classes: int | None = None,
         optimizer: Callable[..., Optimizer] | None = None,
         scheduler: LRSchedule | None = None,
         decay_norm_and_bias: bool = False,
@@ -69,6 +82,8 @@ class ImageClassifier(L.LightningModule):
         test_flip_tta: bool = False,
     ) -> None:
         super().__init__()
+        # The class names decide the count; a bare count is for networks trained on unnamed labels.
+        num_classes = _class_count(num_classes, class_names)
         self.save_hyperparameters(
             {
                 "num_classes": int(num_classes),
@@ -115,6 +130,14 @@ class ImageClassifier(L.LightningModule):
         self.register_buffer("train_loss_sum", torch.zeros(()), persistent=False)
         self.train_loss_steps = 0
         self._compiled = False
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Mapping[str, Any]) -> "ImageClassifier":
+        """The model a checkpoint already read (`checkpoints.file.load_checkpoint`) describes, with its
+        weights: `load_from_checkpoint` without reading the file again."""
+        model = cls(**checkpoint["hyper_parameters"])
+        model.load_state_dict(checkpoint["state_dict"])
+        return model
 
     def record_net_config(self, config: Mapping[str, Any]) -> None:
         """Keep the network's resolved config (`_target_` and arguments) in every checkpoint."""

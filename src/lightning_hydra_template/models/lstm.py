@@ -7,6 +7,8 @@ from torch import nn
 class RowLSTM(nn.Module):
     """Each of the H rows is one time step of C*W features; the last hidden state classifies."""
 
+    reads_rows_as_steps = True  # explain.py sums attributions per row: per time step
+
     def __init__(
         self,
         in_channels: int,

@@ -1,1 +1,1 @@
-"""Run plumbing: run folders, atomic files, statuses, signals and guards around a task."""
+"""The life of one run: resume, init_from, interruption, the run record and summary, guards."""

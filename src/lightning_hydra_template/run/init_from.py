@@ -18,7 +18,7 @@ NET = "net."  # the network's tensors in the LightningModule's state dict
 
 def initialise_from(model: nn.Module, path: str | Path) -> dict[str, list[str]]:
     """Copy the matching network tensors of checkpoint `path` into `model`; say what was skipped."""
-    from .checkpoint_file import load_checkpoint
+    from ..checkpoints.file import load_checkpoint
 
     saved = load_checkpoint(path)["state_dict"]
     own = {name: tensor for name, tensor in model.state_dict().items() if name.startswith(NET)}

@@ -6,21 +6,23 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from omegaconf import DictConfig
+
+from ..config.tree import save_resolved_config
 from ..errors import find_user_error
-from .interruption import RunInterrupted, SignalRecord
+from ..run_status import RunStatus, is_pruned
+from .interruption import RunInterrupted, handled_signals
 
 log = logging.getLogger(__name__)
 
 
 @contextmanager
 def recorded_run(
-    summary: dict[str, Any],
-    run_dir: Path,
-    signals: SignalRecord,
-    writer: bool,
-    resumed_at_step: int | None = None,
+    cfg: DictConfig, summary: dict[str, Any], run_dir: Path, writer: bool, resumed_at_step: int | None = None
 ) -> Iterator[None]:
-    """Fill `summary["status"]` (and `error`) as the block ends, and write `metrics.json` (if `writer`).
+    """The run's record: `resolved_config.yaml` as it starts; the block run with SIGTERM and SIGINT
+    handled (`interruption`); `summary["status"]` (and `error`) filled as it ends, and `metrics.json`
+    written. Files are written by the `writer` process only.
 
     A resumed run that fails or stops before its first new step leaves the run's metrics.json as
     it was: the record of what the run did stays true.
@@ -32,30 +34,32 @@ def recorded_run(
 
     def write() -> None:
         nothing_new = resumed_at_step is not None and summary.get("global_step", 0) <= resumed_at_step
-        if writer and not (summary["status"] != "completed" and nothing_new):
+        if writer and not (summary["status"] != RunStatus.COMPLETED and nothing_new):
             from .run_summary import write_metrics
 
             write_metrics(run_dir, summary)
 
-    try:
-        yield
-    except BaseException as error:
-        if signals.signum is not None or isinstance(
-            error, SIGTERMException | RunInterrupted | KeyboardInterrupt
-        ):
-            summary["status"] = "interrupted"
-            summary["signal"] = signals.name if signals.signum else type(error).__name__
+    if writer:
+        save_resolved_config(cfg, run_dir)
+    with handled_signals() as signals:
+        try:
+            yield
+        except BaseException as error:
+            interrupted = isinstance(error, SIGTERMException | RunInterrupted | KeyboardInterrupt)
+            if signals.signum is not None or interrupted:
+                summary["status"] = RunStatus.INTERRUPTED
+                summary["signal"] = signals.name if signals.signum else type(error).__name__
+                write()
+                log.error("%s", _resume_hint(run_dir, summary["signal"]))
+                raise SystemExit(signals.exit_code) from None
+            if is_pruned(error):  # Optuna stopped this trial early: not a failure
+                summary["status"] = RunStatus.PRUNED
+            else:
+                summary["status"] = RunStatus.FAILED
+                summary["error"] = str(find_user_error(error) or f"{type(error).__name__}: {error}")
             write()
-            log.error("%s", _resume_hint(run_dir, summary["signal"]))
-            raise SystemExit(signals.exit_code) from None
-        if type(error).__name__ == "TrialPruned":  # Optuna stopped this trial early: not a failure
-            summary["status"] = "pruned"
-        else:
-            summary["status"] = "failed"
-            summary["error"] = str(find_user_error(error) or f"{type(error).__name__}: {error}")
-        write()
-        raise
-    summary["status"] = "completed"
+            raise
+    summary["status"] = RunStatus.COMPLETED
     write()
 
 

@@ -7,19 +7,10 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-METRICS_FILE = "metrics.json"  # a run's figures and how it ended; sweepers read it (run/optuna_trial.py)
+from ..run_status import METRICS_FILE, headline
 
 # The config keys that describe an experiment, shown in TensorBoard's HParams tab.
 HPARAM_KEYS = ("data", "model", "optimizer", "scheduler", "trainer", "seed")
-
-
-def scalar_metrics(metrics: Mapping[str, Any]) -> dict[str, float]:
-    """Logged metrics (tensors or numbers) as plain floats, sorted by name."""
-    return {name: float(value) for name, value in sorted(metrics.items()) if _is_scalar(value)}
-
-
-def _is_scalar(value: Any) -> bool:
-    return isinstance(value, int | float) or (hasattr(value, "numel") and value.numel() == 1)
 
 
 def log_hparams(loggers: list, cfg: DictConfig, metrics: Mapping[str, float]) -> None:
@@ -31,11 +22,7 @@ def log_hparams(loggers: list, cfg: DictConfig, metrics: Mapping[str, float]) ->
     }
     # Under their own `hp/` tags: logged at step 0, they would otherwise add a stray point to
     # the start of every training curve.
-    final = {
-        f"hp/{k.replace('/', '_')}": v
-        for k, v in metrics.items()
-        if math.isfinite(v) and "/acc/" not in k and not k.startswith("lr-")
-    }
+    final = {f"hp/{k.replace('/', '_')}": v for k, v in headline(metrics).items() if math.isfinite(v)}
     from lightning.pytorch.loggers import TensorBoardLogger
 
     for logger in loggers:
@@ -52,14 +39,14 @@ def _write_hparams_yaml(logger, params: Mapping[str, Any]) -> None:
     before they are logged, and never again (the file stayed `{}`)."""
     log_dir = getattr(logger, "log_dir", None)
     if log_dir and Path(log_dir).is_dir():
-        from .atomic_files import atomic_write_text
+        from ..atomic_files import atomic_write_text
 
         atomic_write_text(Path(log_dir) / "hparams.yaml", OmegaConf.to_yaml(OmegaConf.create(dict(params))))
 
 
 def write_metrics(run_dir: Path, summary: Mapping[str, Any]) -> Path:
     """Write `metrics.json` atomically and as strict JSON (NaN becomes null)."""
-    from .atomic_files import atomic_write_json
+    from ..atomic_files import atomic_write_json
 
     path = run_dir / METRICS_FILE
     atomic_write_json(path, summary)
@@ -74,12 +61,11 @@ def print_summary(summary: Mapping[str, Any]) -> None:
     table = Table(title="run summary", show_header=False)
     for key, value in summary.items():
         if key == "metrics":
-            for name, figure in value.items():
-                if "/acc/" not in name:
-                    table.add_row(name, f"{figure:.4f}")
+            for name, figure in headline(value).items():
+                table.add_row(name, f"{figure:.4f}")
         else:
             table.add_row(key, str(value))
     rich.print(table)
-    from .console import copy_into_log_file
+    from ..console import copy_into_log_file
 
     copy_into_log_file(table, "run summary")

@@ -8,11 +8,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from ..errors import reported_errors
-from ..run.project import CONFIG_DIR
+from ..config.entry import task_main
 
 log = logging.getLogger(__name__)
 
@@ -66,31 +64,30 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from ..run.builders import build, build_datamodule, build_each, build_model
-    from ..run.checkpoint_file import load_checkpoint
-    from ..run.config_checks import check_config
-    from ..run.config_tree import print_config_tree
-    from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
-    from ..run.run_overrides import saved_overrides
-    from ..run.run_summary import print_summary, scalar_metrics, write_metrics
+    from ..checkpoints.atomic_io import AtomicCheckpointIO
+    from ..checkpoints.file import load_checkpoint
+    from ..checkpoints.run_overrides import saved_overrides
+    from ..config.builders import build, build_datamodule, build_each, build_model
+    from ..config.startup import begin
+    from ..run.run_summary import print_summary, write_metrics
+    from ..run_status import scalar_metrics
 
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
-    # A missing or damaged file is named here, before anything is built.
-    recorded = saved_overrides(load_checkpoint(checkpoint))
-    cfg = with_run_config(cfg, checkpoint, command_line_keys(), recorded)
-    check_config(cfg)
-    route_lightning_logs_to_hydra()
-    hide_upstream_deprecation_noise()
+    # A missing or damaged file is named here, before anything is built; Lightning gets the same dict.
+    saved = load_checkpoint(checkpoint)
+    cfg = with_run_config(cfg, checkpoint, command_line_keys(), saved_overrides(saved))
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    if rank_zero_only.rank == 0:
-        print_config_tree(cfg, save_dir=run_dir)
+    begin(cfg, is_writer=rank_zero_only.rank == 0, save_dir=run_dir)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
     trainer: L.Trainer = build(
-        cfg.trainer, callbacks=build_each(cfg.get("callbacks")), logger=build_each(cfg.get("logger")) or False
+        cfg.trainer,
+        callbacks=build_each(cfg.get("callbacks")),
+        logger=build_each(cfg.get("logger")) or False,
+        plugins=[AtomicCheckpointIO(already_read={checkpoint: saved})],
     )
     with warnings.catch_warnings():
         # Lightning asks for the callbacks that wrote the checkpoint; testing needs none of them.
@@ -108,18 +105,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     return summary
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="eval")
-def _hydra_main(cfg: DictConfig) -> None:
-    with reported_errors("Evaluation"):
-        evaluate(cfg)
-
-
-def main() -> None:
-    """`python eval.py ckpt_path=...`: its own run folder (claimed, never shared), then Hydra."""
-    from ..run.entry import start
-
-    start(_hydra_main)
-
+main = task_main(evaluate, config_name="eval", what="Evaluation")
 
 if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.evaluate, as from a wheel
     main()

@@ -10,18 +10,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import hydra
 from omegaconf import DictConfig
 
-from ..errors import ConfigError, DataError, reported_errors
-from ..run.project import CONFIG_DIR
-from .predict import label_indices, list_inputs
+from ..config.entry import task_main
+from ..errors import ConfigError, DataError
+from ..inference.inputs import label_indices, list_inputs
 
 if TYPE_CHECKING:  # heavy imports stay out of `python explain.py --help`
     import numpy as np
     import torch
 
-    from ..models.predictor import Predictor
+    from ..inference.predictor import Predictor
 
 log = logging.getLogger(__name__)
 GRID = 16  # figures per TensorBoard image grid (one step of the tag each): bounds the memory held
@@ -29,7 +28,7 @@ GRID = 16  # figures per TensorBoard image grid (one step of the tag each): boun
 
 def explain(cfg: DictConfig) -> dict[str, Any]:
     """Write `<n>_<image>.png` per image and TensorBoard grids under `explain/<method>`; return figures."""
-    from ..models.attribution import METHODS, occlusion_settings, require_captum
+    from ..inference.attribution import METHODS, occlusion_settings, require_captum
 
     require_captum()  # before the checkpoint loads: the install line is the first thing said
     if cfg.method not in METHODS:
@@ -53,7 +52,7 @@ def explain(cfg: DictConfig) -> dict[str, Any]:
     from rich.progress import MofNCompleteColumn, Progress
     from torch.utils.tensorboard import SummaryWriter
 
-    from ..models.predictor import Predictor
+    from ..inference.predictor import Predictor
 
     predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)
     if cfg.method == "occlusion":  # a window that cannot work says so before any image is read
@@ -135,8 +134,8 @@ def _explain_one(
     true: int | None,
 ) -> tuple["np.ndarray", float | None]:
     """The picture of one image's attribution, and integrated gradients' |convergence delta| (or None)."""
-    from ..models.attribution import attribute, reads_rows_as_steps
-    from ..models.attribution_figure import explanation_figure
+    from ..inference.attribution import attribute, reads_rows_as_steps
+    from ..inference.attribution_figure import explanation_figure
 
     result = attribute(
         predictor,
@@ -179,18 +178,7 @@ def _save_png(picture: "np.ndarray", path: Path) -> None:
     Image.fromarray(picture).save(path)
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="explain")
-def _hydra_main(cfg: DictConfig) -> None:
-    with reported_errors("Explanation"):
-        explain(cfg)
-
-
-def main() -> None:
-    """`python explain.py ckpt_path=... input=... method=...`"""
-    from ..run.entry import start
-
-    start(_hydra_main)
-
+main = task_main(explain, config_name="explain", what="Explanation")
 
 if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.explain, as from a wheel
     main()

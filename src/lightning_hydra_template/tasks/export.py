@@ -11,11 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
-from ..errors import ConfigError, UserError, reported_errors
-from ..run.project import CONFIG_DIR
+from ..config.entry import task_main
+from ..errors import ConfigError, UserError
 
 log = logging.getLogger(__name__)
 SUFFIX = {"onnx": ".onnx", "torch": ".pt2"}
@@ -29,8 +28,8 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     """Write the exported model, check its parity on evaluation images, return the figures."""
     import torch
 
-    from ..models.exportable import PixelsToProbabilities
-    from ..models.predictor import Predictor
+    from ..inference.exportable import PixelsToProbabilities
+    from ..inference.predictor import Predictor
     from ..run.resume import run_folder_of
 
     if cfg.format not in SUFFIX:
@@ -80,7 +79,7 @@ def write_onnx(module, example, output: Path, metadata: dict[str, str]) -> Calla
     import onnx
     import torch
 
-    from ..run.atomic_files import atomic_write_bytes
+    from ..atomic_files import atomic_write_bytes
 
     batch = torch.export.Dim("batch", min=1)
     program = torch.onnx.export(
@@ -113,7 +112,7 @@ def write_program(module, example, output: Path, metadata: dict[str, str]) -> Ca
     """`model.pt2`: a `torch.export` program with the same contract; metadata as extra files."""
     import torch
 
-    from ..run.atomic_files import atomic_write_with
+    from ..atomic_files import atomic_write_with
 
     program = torch.export.export(
         module, (example,), dynamic_shapes={"images": {0: torch.export.Dim("batch")}}
@@ -134,7 +133,7 @@ def parity_images(run_dir: Path | None, predictor, count: int):
     import torch
     from omegaconf import OmegaConf
 
-    from ..run.builders import build
+    from ..config.builders import build
 
     if run_dir is not None:
         datamodule = build(OmegaConf.load(run_dir / ".hydra" / "config.yaml").data)
@@ -159,18 +158,7 @@ def check_parity(expected, actual, max_abs_diff: float) -> dict[str, Any]:
     return {"max_abs_diff": difference, "top1_agree": agree, "parity_images": len(expected)}
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="export")
-def _hydra_main(cfg: DictConfig) -> None:
-    with reported_errors("Export"):
-        export(cfg)
-
-
-def main() -> None:
-    """`python export.py ckpt_path=... format=onnx|torch`"""
-    from ..run.entry import start
-
-    start(_hydra_main)
-
+main = task_main(export, config_name="export", what="Export")
 
 if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.export, as from a wheel
     main()

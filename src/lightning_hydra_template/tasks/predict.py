@@ -8,84 +8,17 @@ python predict.py ckpt_path=... input=one_image.jpg top_k=5 output=preds.csv
 import csv
 import io
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
-from ..errors import ConfigError, DataError, MissingFileError, reported_errors
-from ..run.project import CONFIG_DIR
+from ..config.entry import task_main
+from ..errors import ConfigError, DataError
+from ..inference.inputs import label_indices, list_inputs
 
 log = logging.getLogger(__name__)
 CHUNK = 4096  # images decoded at once: bounds memory on large folders
-
-
-def image_suffixes() -> set[str]:
-    """Every file extension Pillow can open here."""
-    from PIL import Image
-
-    Image.init()
-    return {suffix for suffix, name in Image.registered_extensions().items() if name in Image.OPEN}
-
-
-def list_inputs(path: Path, csv_form: Mapping[str, Any] | None = None) -> tuple[list[Path], list[str] | None]:
-    """The images to classify and, for a CSV with a label column, their labels.
-
-    `csv_form` reads a CSV as the CSV datamodule does: `file_column`, `label_column` (null: none),
-    `header` and `image_dir` (null: the CSV's folder).
-    """
-    if not path.exists():
-        raise MissingFileError(f"input={path} does not exist; give an image, a folder of images or a CSV.")
-    if path.is_dir():
-        suffixes = image_suffixes()
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
-        if not files:
-            raise DataError(
-                f"input={path} holds no image files (looked for {', '.join(sorted(suffixes)[:8])}...)."
-            )
-        return files, None
-    if path.suffix.lower() != ".csv":
-        return [path], None
-    return _csv_inputs(path, {"file_column": 0, "label_column": 1, "header": "auto", **(csv_form or {})})
-
-
-def _csv_inputs(path: Path, form: Mapping[str, Any]) -> tuple[list[Path], list[str] | None]:
-    from ..data.csv_annotations import read_rows
-
-    label_column = form["label_column"]
-    if isinstance(label_column, int):  # by position: a CSV without that column has no labels
-        with open(path, newline="", encoding="utf-8-sig", errors="replace") as f:
-            first = next((row for row in csv.reader(f, skipinitialspace=True) if any(row)), [])
-        label_column = label_column if len(first) > label_column else None
-    rows = read_rows(
-        path,
-        file_column=form["file_column"],
-        label_column=form["file_column"] if label_column is None else label_column,
-        header=form["header"],
-    )
-    image_dir = Path(form["image_dir"]).expanduser() if form.get("image_dir") else path.parent
-    files = [image_dir / row.file for row in rows]
-    return files, None if label_column is None else [row.label for row in rows]
-
-
-def label_indices(labels: list[str], class_names: list[str]) -> list[int]:
-    """Labels as the model's class indices: by name, or integer labels as indices."""
-    index = {name: i for i, name in enumerate(class_names)}
-    found, unknown = (
-        [],
-        sorted({label for label in labels if label not in index and not _is_index(label, class_names)}),
-    )
-    if unknown:
-        raise DataError(f"Labels {unknown[:10]} are not classes of this model ({class_names[:10]}...).")
-    for label in labels:
-        found.append(index[label] if label in index else int(label))
-    return found
-
-
-def _is_index(label: str, class_names: list[str]) -> bool:
-    return label.isdigit() and int(label) < len(class_names)
 
 
 def predict(cfg: DictConfig) -> dict[str, Any]:
@@ -94,9 +27,9 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from rich.progress import MofNCompleteColumn, Progress
 
+    from ..atomic_files import atomic_write_json, atomic_write_text
     from ..data.image_cache import decode_all
-    from ..models.predictor import Predictor
-    from ..run.atomic_files import atomic_write_json, atomic_write_text
+    from ..inference.predictor import Predictor
 
     if int(cfg.top_k) < 1 or int(cfg.batch_size) < 1:
         raise ConfigError(f"top_k={cfg.top_k} and batch_size={cfg.batch_size} must be positive integers.")
@@ -185,18 +118,7 @@ def _accuracy_and_f1(probabilities, true, num_classes: int) -> dict[str, float]:
     }
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="predict")
-def _hydra_main(cfg: DictConfig) -> None:
-    with reported_errors("Prediction"):
-        predict(cfg)
-
-
-def main() -> None:
-    """`python predict.py ckpt_path=... input=...`"""
-    from ..run.entry import start
-
-    start(_hydra_main)
-
+main = task_main(predict, config_name="predict", what="Prediction")
 
 if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.predict, as from a wheel
     main()

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
-from ..errors import ConfigError, reported_errors
-from ..run.project import CONFIG_DIR
+from ..config.entry import task_main
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 HOSTS = ("127.0.0.1", "0.0.0.0", "::")  # the addresses LitServe accepts
@@ -54,10 +53,10 @@ def model_loader(cfg: DictConfig) -> Callable[[str], Any]:
             "Give ckpt_path=<run>/checkpoints/best.ckpt or model_path=<run>/model.onnx (exactly one)."
         )
     if cfg.model_path:
-        from ..models.onnx_predictor import OnnxPredictor
+        from ..inference.onnx_predictor import OnnxPredictor
 
         return functools.partial(OnnxPredictor.from_file, str(Path(cfg.model_path).expanduser().resolve()))
-    from ..models.predictor import Predictor
+    from ..inference.predictor import Predictor
 
     return functools.partial(Predictor.from_checkpoint, str(Path(cfg.ckpt_path).expanduser().resolve()))
 
@@ -91,7 +90,7 @@ def lit_server(cfg: DictConfig, load: Callable[[str], Any]) -> Any:
     import litserve as ls
     from starlette.exceptions import HTTPException
 
-    from ..models.classifier_api import ClassifierAPI, error_as_json
+    from ..inference.serving_api import ClassifierAPI, error_as_json
 
     api = ClassifierAPI(load, int(cfg.top_k), int(cfg.max_batch_size), float(cfg.batch_timeout))
     server = ls.LitServer(api, accelerator=cfg.device, workers_per_device=int(cfg.workers_per_device))
@@ -115,18 +114,7 @@ def _default_signal_handlers() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="serve")
-def _hydra_main(cfg: DictConfig) -> None:
-    with reported_errors("Serving"):
-        serve(cfg)
-
-
-def main() -> None:
-    """`python serve.py ckpt_path=...`"""
-    from ..run.entry import start
-
-    start(_hydra_main)
-
+main = task_main(serve, config_name="serve", what="Serving")
 
 if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.serve, as from a wheel
     main()

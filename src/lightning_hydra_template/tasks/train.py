@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import hydra
 from omegaconf import DictConfig
 
-from ..errors import ConfigError, reported_errors
-from ..run.project import CONFIG_DIR
+from ..config.entry import task_main
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -25,102 +24,64 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     """Fit and test the model `cfg` describes; return the run's summary (also `metrics.json`).
 
     `metrics.json` is written however the run ends: `status` is completed, interrupted (SIGTERM or
-    SIGINT: last.ckpt holds the state to resume from) or failed (with the error).
+    SIGINT: last.ckpt holds the state to resume from), pruned or failed (with the error).
     """
     # Heavy imports live here so that --help and --cfg never load torch.
-    import lightning as L
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from ..run.checkpoint_file import checkpoint_summary, load_checkpoint
-    from ..run.config_checks import check_config
-    from ..run.config_tree import print_config_tree, save_resolved_config
-    from ..run.interruption import handled_signals
-    from ..run.lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
-    from ..run.resume import check_there_is_more_to_train
+    from ..config.startup import begin
+    from ..run.resume import ResumePoint
     from ..run.run_record import recorded_run
     from ..run.run_summary import print_summary
+    from ..run_status import RunStatus
 
-    route_lightning_logs_to_hydra()
-    hide_upstream_deprecation_noise()
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     is_writer = rank_zero_only.rank == 0
-    if is_writer:  # before building anything, so a bad config is on screen too
-        print_config_tree(cfg)
+    begin(cfg, is_writer)
     # Checks before the run folder is touched: a refused resume leaves the run as it was.
-    check_config(cfg)
-    resume_from = load_checkpoint(cfg.ckpt_path) if cfg.get("ckpt_path") else None
-    resumed_at_step = None
-    if resume_from is not None:
-        resumed = checkpoint_summary(resume_from)
-        resumed_at_step = resumed["global_step"]
-        if cfg.get("train"):
-            check_there_is_more_to_train(cfg, resumed)
-    if is_writer:
-        save_resolved_config(cfg, run_dir)
-    summary: dict[str, Any] = {"status": "running", "run_dir": str(run_dir), "metrics": {}}
-    if resume_from is not None:
-        summary["resumed_from"] = {"checkpoint": str(cfg.ckpt_path), "global_step": resumed_at_step}
-    with handled_signals() as signals, recorded_run(summary, run_dir, signals, is_writer, resumed_at_step):
-        _fit_and_test(cfg, sweeping, summary, L, resume_from)
+    resume = ResumePoint.of(cfg)
+    if resume is not None and cfg.get("train"):
+        resume.check_there_is_more_to_train(cfg)
+    summary: dict[str, Any] = {"status": RunStatus.RUNNING, "run_dir": str(run_dir), "metrics": {}}
+    if resume is not None:
+        summary["resumed_from"] = {"checkpoint": resume.path, "global_step": resume.global_step}
+    # resolved_config.yaml now, metrics.json however the run ends
+    with recorded_run(cfg, summary, run_dir, is_writer, resume.global_step if resume else None):
+        _fit_and_test(cfg, sweeping, summary, resume)
     if is_writer:  # once the status is known
         print_summary(summary)
     return summary
 
 
-def _fit_and_test(
-    cfg: DictConfig, sweeping: bool, summary: dict[str, Any], L, resume_from: dict | None
-) -> None:
-    from hydra.core.hydra_config import HydraConfig
+def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resume) -> None:
+    import lightning as L
 
-    from ..callbacks.record_run_overrides import RecordRunOverrides
-    from ..run.builders import build, build_datamodule, build_each, build_model
-    from ..run.checkpoint_io import AtomicCheckpointIO
-    from ..run.ddp_guard import refuse_script_relaunch_in_sweep
-    from ..run.host_memory import keep_freed_memory
-    from ..run.optuna_trial import trial_identity
-    from ..run.resume import check_weights_fit_model, tensorboard_purge_step
-    from ..run.run_summary import log_hparams, scalar_metrics
+    from ..config.builders import (
+        build,
+        build_callbacks,
+        build_datamodule,
+        build_loggers,
+        build_model,
+        build_trainer,
+    )
+    from ..run.resume import starting_weights
+    from ..run.run_summary import log_hparams
+    from ..run_status import scalar_metrics
 
     started = time.perf_counter()
-    keep_freed_memory(cfg.get("malloc_trim_threshold_mb"))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build_datamodule(cfg)
     scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
     model = build_model(cfg, datamodule, optimizer=build(cfg.optimizer), scheduler=scheduler)
-    if resume_from is not None:
-        check_weights_fit_model(model, resume_from, cfg.ckpt_path)
-    elif cfg.get("init_from"):  # a resume has its weights already: init_from started the run it continues
-        from ..run.init_from import initialise_from
-
-        initialise_from(model, cfg.init_from)
-    callbacks = build_each(cfg.get("callbacks"))
-    # Every checkpoint carries the overrides that made this run: resume and eval.py need no folder.
-    callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task)))
-    trial = trial_identity(cfg)
-    if trial:  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
-        from ..callbacks.optuna_pruning import OptunaPruning
-
-        pruner = build(trial.pop("pruner")) if trial.get("pruner") else None
-        monitor = cfg.get("pruning_monitor", "val/acc")
-        callbacks.append(OptunaPruning(**trial, monitor=monitor, pruner=pruner))
-    loggers = build_each(cfg.get("logger"))
-    if not loggers:
-        callbacks = _without_logger_only_callbacks(callbacks)
-    if resume_from is not None:
-        _continue_tensorboard(loggers, tensorboard_purge_step(resume_from))
-    if resume_from is not None:
-        resume_from.clear()  # Lightning loads the file again itself: no second copy held in memory
-    trainer: L.Trainer = build(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=[AtomicCheckpointIO()]
-    )
-    refuse_script_relaunch_in_sweep(trainer, sweeping)
-    if not isinstance(trainer.accelerator, L.pytorch.accelerators.CUDAAccelerator):
-        # Lightning asks torch to probe CUDA through NVML; without a GPU nothing caches the
-        # answer and every optimizer step loads NVML again. Off CUDA, the cheap probe is safe.
-        os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "0"
+    starting_weights(model, cfg, resume)
+    loggers = build_loggers(cfg, purge_step=resume.tensorboard_purge_step if resume else None)
+    callbacks = build_callbacks(cfg, with_logger=bool(loggers))
+    # Lightning restores the trainer from the checkpoint this task read already: one read per run.
+    already_read = {resume.path: resume.checkpoint} if resume else None
+    trainer: L.Trainer = build_trainer(cfg, callbacks, loggers, sweeping, already_read)
     summary.update(
         world_size=trainer.world_size,
         visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
@@ -151,25 +112,6 @@ def _fit_and_test(
         log_hparams(trainer.loggers, cfg, metrics)
 
 
-def _without_logger_only_callbacks(callbacks: list) -> list:
-    """`logger=null`: Lightning refuses a LearningRateMonitor without a logger; it has nothing to do."""
-    from lightning.pytorch.callbacks import LearningRateMonitor
-
-    kept = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    if len(kept) < len(callbacks):
-        log.info("No logger (logger=null): the learning-rate monitor is off.")
-    return kept
-
-
-def _continue_tensorboard(loggers: list, step: int) -> None:
-    """Hide what a killed run logged after its checkpoint, so the resumed curves have no duplicates."""
-    from lightning.pytorch.loggers import TensorBoardLogger
-
-    for logger in loggers:
-        if isinstance(logger, TensorBoardLogger):
-            logger._kwargs["purge_step"] = step  # passed on to SummaryWriter when it is created
-
-
 def objective(summary: dict[str, Any], name: str | None, sweeping: bool = True) -> float | None:
     """The metric a sweep optimises; an error in a sweep when the run never logged it."""
     if not name:
@@ -186,25 +128,24 @@ def objective(summary: dict[str, Any], name: str | None, sweeping: bool = True) 
     return summary["metrics"][name]
 
 
-@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
-def _hydra_main(cfg: DictConfig) -> float | None:
-    """Returns `optimized_metric` for Hydra sweepers."""
-    with reported_errors("Training"):
-        from hydra.core.hydra_config import HydraConfig
-        from hydra.types import RunMode
+def train_and_report(cfg: DictConfig) -> float | None:
+    """One run of `train.py` (or one job of a multirun); returns `optimized_metric` for Hydra sweepers."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
-        sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
-        summary = train(cfg, sweeping)
-        return objective(summary, cfg.get("optimized_metric"), sweeping)
+    sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
+    return objective(train(cfg, sweeping), cfg.get("optimized_metric"), sweeping)
+
+
+_main = task_main(train_and_report, config_name="train", what="Training")
 
 
 def main() -> None:
-    """`python train.py ...`: run folders claimed, a checkpoint's run resumed in place, then Hydra."""
-    from ..run.entry import start
+    """`python train.py ...`: a checkpoint's run resumed in place, then Hydra."""
     from ..run.resume import resume_arguments
 
     sys.argv = resume_arguments(sys.argv)
-    start(_hydra_main)
+    _main()
 
 
 if __name__ == "__main__":  # python -m lightning_hydra_template.tasks.train, as from a wheel

@@ -8,7 +8,7 @@ with the package, and runs and data go under the folder the command runs in.
 import os
 from pathlib import Path
 
-_CHECKOUT = Path(__file__).resolve().parents[3]  # src/<package>/run/project.py -> the repository
+_CHECKOUT = Path(__file__).resolve().parents[3]  # src/<package>/config/project.py -> the repository
 if (_CHECKOUT / "configs").is_dir() and (_CHECKOUT / "pyproject.toml").is_file():
     PROJECT_ROOT = _CHECKOUT
     CONFIG_DIR = PROJECT_ROOT / "configs"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from .console import copy_into_log_file
+from ..console import copy_into_log_file
 
 # The order a reader wants: what is trained on what, then how.
 FIRST = ("data", "model", "optimizer", "scheduler", "trainer", "callbacks", "logger", "paths")
@@ -30,7 +30,7 @@ def print_config_tree(cfg: DictConfig, save_dir: Path | None = None) -> None:
 
 def save_resolved_config(cfg: DictConfig, save_dir: Path) -> None:
     """`resolved_config.yaml`: the config with every `${...}` resolved, written atomically."""
-    from .atomic_files import atomic_write_text
+    from ..atomic_files import atomic_write_text
 
     save_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(save_dir / "resolved_config.yaml", OmegaConf.to_yaml(cfg, resolve=True))

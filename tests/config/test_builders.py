@@ -1,6 +1,6 @@
 """builders: objects from config; `num_classes` and `class_names` take one route, data -> model."""
 
-from lightning_hydra_template.run.builders import build_datamodule, build_model
+from lightning_hydra_template.config.builders import build_datamodule, build_model
 
 
 def test_a_csvs_classes_fill_the_config_once_and_reach_the_model(compose_config):

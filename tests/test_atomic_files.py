@@ -6,9 +6,9 @@ import json
 import pytest
 import torch
 
+from lightning_hydra_template.atomic_files import atomic_write_json, atomic_write_with
+from lightning_hydra_template.checkpoints.atomic_io import AtomicCheckpointIO
 from lightning_hydra_template.errors import StorageError
-from lightning_hydra_template.run.atomic_files import atomic_write_json, atomic_write_with
-from lightning_hydra_template.run.checkpoint_io import AtomicCheckpointIO
 
 
 def full_disk():

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
+from lightning_hydra_template.config.host_memory import keep_freed_memory
 from lightning_hydra_template.errors import ConfigError
-from lightning_hydra_template.run.host_memory import keep_freed_memory
 
 glibc_only = pytest.mark.skipif(
     not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="glibc's mallopt"
@@ -15,7 +15,7 @@ glibc_only = pytest.mark.skipif(
 # the minor page faults per step. Raw malloc, so that nothing imported before changes the heap.
 STEPS_WITH_FAULT_COUNT = """
 import ctypes, resource, sys
-from lightning_hydra_template.run.host_memory import keep_freed_memory
+from lightning_hydra_template.config.host_memory import keep_freed_memory
 keep_freed_memory(None if sys.argv[1] == "none" else int(sys.argv[1]))
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p

@@ -2,7 +2,7 @@
 
 Both sides import this module, so the agreement lives in one place:
 - the sweeper names the trial with `trial_overrides` (`+pruning.*`); the run reads them back with
-  `trial_identity` and reports each validation to that trial (callbacks/optuna_pruning.py);
+  `trial_identity` and reports each validation to that trial (sweeps/pruning.py);
 - the run ends, however it ends, with `metrics.json` holding its status (run/run_record.py);
   the sweeper reads how the trial went from that file alone, with `trial_outcome`;
 - both open the study from the same storage URL with `study_storage`, so a trial in another process
@@ -15,11 +15,11 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .run_summary import METRICS_FILE
+from ..run_status import METRICS_FILE, RunStatus
 
 if TYPE_CHECKING:
     import optuna
@@ -94,7 +94,7 @@ def trial_identity(cfg: DictConfig) -> dict[str, Any] | None:
 class TrialOutcome:
     """How a trial ended, as the study is told: its value when complete, else why not."""
 
-    state: Literal["complete", "pruned", "fail"]
+    state: RunStatus  # COMPLETED, PRUNED or FAILED
     value: float | None = None
     reason: str = ""
 
@@ -103,23 +103,25 @@ def trial_outcome(run_dir: Path, metric: str | None) -> TrialOutcome:
     """Read the trial's `metrics.json`: completed with a finite `metric`, pruned, or failed (why)."""
     metrics_file = run_dir / METRICS_FILE
     if not metrics_file.exists():
-        return TrialOutcome("fail", reason=f"it wrote no {METRICS_FILE}")
+        return TrialOutcome(RunStatus.FAILED, reason=f"it wrote no {METRICS_FILE}")
     try:
         summary = json.loads(metrics_file.read_text())
     except ValueError as error:
-        return TrialOutcome("fail", reason=f"its {METRICS_FILE} is not JSON ({error})")
+        return TrialOutcome(RunStatus.FAILED, reason=f"its {METRICS_FILE} is not JSON ({error})")
     # Runs that record no status (older ones) write metrics.json only once they have finished.
-    status = summary.get("status", "completed")
-    if status == "pruned":
-        return TrialOutcome("pruned")
-    if status != "completed":
-        return TrialOutcome("fail", reason=f"its run {status}: {summary.get('error') or 'no error recorded'}")
+    status = summary.get("status", RunStatus.COMPLETED)
+    if status == RunStatus.PRUNED:
+        return TrialOutcome(RunStatus.PRUNED)
+    if status != RunStatus.COMPLETED:
+        return TrialOutcome(
+            RunStatus.FAILED, reason=f"its run {status}: {summary.get('error') or 'no error recorded'}"
+        )
     metrics = summary.get("metrics") or {}
     if metric not in metrics:
-        return TrialOutcome("fail", reason=f"it logged no {metric!r}")
+        return TrialOutcome(RunStatus.FAILED, reason=f"it logged no {metric!r}")
     if not is_number(metrics[metric]):  # null: the run wrote NaN as null
-        return TrialOutcome("fail", reason=f"its {metric!r} is {metrics[metric]!r}, not a number")
-    return TrialOutcome("complete", float(metrics[metric]))
+        return TrialOutcome(RunStatus.FAILED, reason=f"its {metric!r} is {metrics[metric]!r}, not a number")
+    return TrialOutcome(RunStatus.COMPLETED, float(metrics[metric]))
 
 
 def is_number(value: Any) -> bool:

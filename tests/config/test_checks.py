@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from omegaconf import DictConfig, OmegaConf, open_dict
 
+from lightning_hydra_template.config.checks import PRECISIONS, check_config
 from lightning_hydra_template.errors import ConfigError
-from lightning_hydra_template.run.config_checks import PRECISIONS, check_config
 
 
 def config(**values: Any) -> DictConfig:
@@ -205,7 +205,7 @@ def test_a_null_ckpt_path_means_start_afresh() -> None:
 def test_checking_a_config_does_not_load_torch() -> None:
     code = (
         "import sys; from omegaconf import OmegaConf; "
-        "from lightning_hydra_template.run.config_checks import check_config; "
+        "from lightning_hydra_template.config.checks import check_config; "
         "check_config(OmegaConf.create({'trainer': {'precision': '32-true'}})); "
         "sys.exit('torch' in sys.modules)"
     )

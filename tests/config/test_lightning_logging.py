@@ -1,7 +1,7 @@
 import logging
 import warnings
 
-from lightning_hydra_template.run.lightning_logging import (
+from lightning_hydra_template.config.lightning_logging import (
     hide_upstream_deprecation_noise,
     route_lightning_logs_to_hydra,
 )

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from lightning_hydra_template.run.project import CONFIG_DIR, PROJECT_ROOT
+from lightning_hydra_template.config.project import CONFIG_DIR, PROJECT_ROOT
 
 
 def test_a_checkout_uses_its_own_configs():

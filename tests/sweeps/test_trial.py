@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from lightning_hydra_template.run.optuna_trial import (
+from lightning_hydra_template.run_status import RunStatus
+from lightning_hydra_template.sweeps.trial import (
     TrialOutcome,
     study_storage,
     trial_identity,
@@ -37,12 +38,12 @@ def outcome_of(tmp_path, summary: dict) -> TrialOutcome:
 @pytest.mark.parametrize("status", [{"status": "completed"}, {}], ids=["completed", "no status recorded"])
 def test_a_completed_run_gives_its_value(tmp_path, status):
     assert outcome_of(tmp_path, {**status, "metrics": {"val/acc_best": 0.75}}) == TrialOutcome(
-        "complete", 0.75
+        RunStatus.COMPLETED, 0.75
     )
 
 
 def test_a_pruned_run_is_a_pruned_trial(tmp_path):
-    assert outcome_of(tmp_path, {"status": "pruned", "metrics": {"val/acc": 0.1}}).state == "pruned"
+    assert outcome_of(tmp_path, {"status": "pruned", "metrics": {"val/acc": 0.1}}).state == RunStatus.PRUNED
 
 
 @pytest.mark.parametrize(
@@ -60,7 +61,7 @@ def test_a_pruned_run_is_a_pruned_trial(tmp_path):
 )
 def test_a_run_without_a_completed_value_is_a_failed_trial_with_the_reason(tmp_path, summary, reason):
     outcome = outcome_of(tmp_path, summary)
-    assert outcome.state == "fail" and reason in outcome.reason and outcome.value is None
+    assert outcome.state == RunStatus.FAILED and reason in outcome.reason and outcome.value is None
 
 
 def test_no_metrics_json_or_a_corrupt_one_fails_the_trial(tmp_path):
@@ -75,7 +76,7 @@ def test_a_journal_url_is_one_study_file_every_process_opens_alike(tmp_path):
     url = f"journal://{tmp_path / 'optuna' / 'study.log'}"
     sweeper_side = optuna.create_study(study_name="s", storage=study_storage(url))
     trial = sweeper_side.ask()
-    # What a trial in another process does (callbacks/optuna_pruning.py): its own storage object.
+    # What a trial in another process does (sweeps/pruning.py): its own storage object.
     trial_side = optuna.load_study(study_name="s", storage=study_storage(url))
     optuna.trial.Trial(trial_side, trial._trial_id).report(0.5, step=1)
     sweeper_side.tell(trial, 0.7)

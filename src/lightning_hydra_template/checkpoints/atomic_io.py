@@ -1,13 +1,14 @@
-"""Checkpoint files written the database way: a temporary sibling, fsync, rename."""
+"""Checkpoint files written the database way (a temporary sibling, fsync, rename), and read once."""
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from ..atomic_files import atomic_write_with
 from ..errors import StorageError
-from .atomic_files import atomic_write_with
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -15,7 +16,19 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     Lightning's own IO stages the file under `$TMPDIR` and moves it; across file systems that
     move truncates the old file first, so a full disk lost the good `best.ckpt`.
+
+    `already_read` maps a checkpoint path to the dict the task read (and checked) from it: Lightning
+    gets that dict instead of reading the file a second time. Each is handed over once, then
+    dropped, so no second copy of the weights stays in memory.
     """
+
+    def __init__(self, already_read: Mapping[str | Path, dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.already_read = {_key(path): checkpoint for path, checkpoint in (already_read or {}).items()}
+
+    def load_checkpoint(self, path: str | Path, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        checkpoint = self.already_read.pop(_key(path), None)
+        return checkpoint if checkpoint is not None else super().load_checkpoint(path, *args, **kwargs)
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
@@ -32,3 +45,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f"Could not write {path} ({error}); {kept}. Free space on that disk, or point the run "
                 "elsewhere with paths.log_dir=/another/disk."
             ) from error
+
+
+def _key(path: str | Path) -> str:
+    return str(Path(path).expanduser().resolve())

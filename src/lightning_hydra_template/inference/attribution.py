@@ -85,10 +85,9 @@ def check_occlusion_window(image_size: int, window: int, stride: int) -> None:
 
 
 def reads_rows_as_steps(model: nn.Module) -> bool:
-    """True for the row LSTM: each image row is one time step, so a per-row sum is per step."""
-    from .lstm import RowLSTM
-
-    return isinstance(getattr(model, "net", model), RowLSTM)
+    """True for a network that reads each image row as one time step (it says so with a
+    `reads_rows_as_steps` attribute, as the row LSTM does): a per-row sum is then per step."""
+    return bool(getattr(getattr(model, "net", model), "reads_rows_as_steps", False))
 
 
 def attribute(

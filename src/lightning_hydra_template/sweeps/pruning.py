@@ -8,7 +8,7 @@ class OptunaPruning(L.Callback):
 
     The trial is looked up in the study's storage, so this works whether the trial runs in the
     sweeper's process or elsewhere. Raises `optuna.TrialPruned`: the run's status becomes `pruned`
-    (run/optuna_trial.py).
+    (sweeps/trial.py).
     """
 
     def __init__(
@@ -16,11 +16,14 @@ class OptunaPruning(L.Callback):
     ) -> None:
         import optuna
 
-        from ..run.optuna_trial import study_storage
+        from .trial import study_storage
 
         # The pruner is not kept in the storage: the sweep's own (hydra.sweeper.pruner) is passed in.
-        study = optuna.load_study(study_name=study_name, storage=study_storage(storage), pruner=pruner)
-        trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, trial_number)
+        backend = study_storage(storage)
+        study = optuna.load_study(study_name=study_name, storage=backend, pruner=pruner)
+        # The trial by its number, through the storage's public API (the study keeps its ids private).
+        study_id = backend.get_study_id_from_name(study_name)
+        trial_id = backend.get_trial_id_from_study_id_trial_number(study_id, trial_number)
         self.trial = optuna.trial.Trial(study, trial_id)
         self.monitor = monitor
 

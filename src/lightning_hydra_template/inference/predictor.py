@@ -12,8 +12,8 @@ import torch
 
 from ..data.batch_transforms import BatchPreprocessor
 from ..errors import ConfigError
-from .classifier import ImageClassifier
-from .flip_tta import flip_averaged_probabilities
+from ..models.classifier import ImageClassifier
+from ..models.flip_tta import flip_averaged_probabilities
 
 
 class Predictor:
@@ -41,12 +41,12 @@ class Predictor:
     def from_checkpoint(
         cls, path: str | Path, device: str | torch.device = "auto", flip_tta: bool = False
     ) -> "Predictor":
-        from ..run.checkpoint_file import load_checkpoint
+        from ..checkpoints.file import load_checkpoint
 
-        load_checkpoint(path)  # a missing or damaged file is one clear message
+        checkpoint = load_checkpoint(path)  # a missing or damaged file is one clear message
         if str(device) == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        return cls(ImageClassifier.load_from_checkpoint(path, map_location="cpu"), device, flip_tta)
+        return cls(ImageClassifier.from_checkpoint(checkpoint), device, flip_tta)
 
     def to_pixels(self, image: Any) -> torch.Tensor:
         """A path, a PIL image or a uint8 `[C, H, W]` tensor -> uint8 `[C, size, size]`, as in training."""

@@ -1,7 +1,7 @@
 """entry: what every script does before Hydra; `group=null` means "none of that group"."""
 
-from lightning_hydra_template.run.entry import null_groups_dropped
-from lightning_hydra_template.run.project import CONFIG_DIR
+from lightning_hydra_template.config.entry import null_groups_dropped
+from lightning_hydra_template.config.project import CONFIG_DIR
 
 
 def test_a_config_group_set_to_null_is_dropped_and_values_set_to_null_are_kept():

@@ -13,8 +13,8 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from torch.utils.data import DataLoader, TensorDataset
 
+from lightning_hydra_template.checkpoints.file import CheckpointError, checkpoint_summary, load_checkpoint
 from lightning_hydra_template.errors import MissingFileError, UserError
-from lightning_hydra_template.run.checkpoint_file import CheckpointError, checkpoint_summary, load_checkpoint
 
 BATCHES_PER_EPOCH = 4
 

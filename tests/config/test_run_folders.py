@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from lightning_hydra_template.run import run_folders
-from lightning_hydra_template.run.run_folders import RunFolderError, claim_new_dir
+from lightning_hydra_template.config import run_folders
+from lightning_hydra_template.config.run_folders import RunFolderError, claim_new_dir
 
 
 @pytest.mark.parametrize(("key", "kind"), [("hydra.run.dir", "runs"), ("hydra.sweep.dir", "multiruns")])

@@ -1,0 +1,1 @@
+"""Checkpoint files: reading them (with every way they can be bad), writing them, what they record."""

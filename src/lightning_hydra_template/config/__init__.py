@@ -1,0 +1,1 @@
+"""Start-up: the project root, building objects from config, config checks, run folders."""
