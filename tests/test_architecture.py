@@ -22,6 +22,7 @@ LAYERS = {
     "data": 2,
     "models": 2,
     "optim": 2,
+    "loss": 2,
     "callbacks": 2,
     # small shared utilities anyone may import
     "errors": 1,
@@ -29,7 +30,7 @@ LAYERS = {
     "console": 1,
     "run_status": 1,
 }
-DOMAIN = ("data", "models", "optim", "callbacks")
+DOMAIN = ("data", "models", "optim", "loss", "callbacks")
 
 
 def part_of(module: str) -> str | None:
