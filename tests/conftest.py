@@ -1,7 +1,9 @@
 """Shared fixtures: a small FashionMNIST-shaped dataset on disk and configs composed as train.py does."""
 
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -140,3 +142,29 @@ def small_file_system(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
     yield mount
     for mount_point in mounted:
         subprocess.run(["umount", str(mount_point)], check=True)
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[Path]:
+    """A one-node SLURM cluster on 127.0.0.1 (scripts/slurm_cluster.sh) for the session: its slurm.conf.
+
+    Skipped, saying why, where Debian's slurm-wlm and munge are missing or the daemons cannot start.
+    """
+    if shutil.which("slurmctld") is None or shutil.which("munged") is None:
+        pytest.skip("no SLURM or munge programs: apt-get install -y slurm-wlm munge")
+    script = PROJECT_ROOT / "scripts" / "slurm_cluster.sh"
+    state = Path(tempfile.mkdtemp(prefix="slurm-"))  # short: munge's socket path has a length limit
+    started = subprocess.run([script, "start", state], capture_output=True, text=True, timeout=120)
+    if started.returncode != 0:
+        shutil.rmtree(state, ignore_errors=True)
+        pytest.skip(f"the local SLURM cluster did not start: {started.stderr.strip()}"[:500])
+    yield state / "slurm.conf"
+    subprocess.run([script, "stop", state], capture_output=True, timeout=120)
+    shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture
+def slurm(slurm_cluster: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The local SLURM cluster, reachable by this test and the commands it runs (SLURM_CONF)."""
+    monkeypatch.setenv("SLURM_CONF", str(slurm_cluster))
+    return slurm_cluster

@@ -93,6 +93,27 @@ def test_inference_races_eager_onnxruntime_and_torch_export(real_data_dir, tmp_p
     assert predicted["accuracy"] == pytest.approx(rows["eager", 256]["accuracy"], abs=1 / 512)
 
 
+@pytest.mark.slow
+def test_streaming_measures_peak_memory_and_races_imagefolder(tmp_path):
+    root = ("--root", str(tmp_path))
+    peak = run("benchmarks/streaming.py", *root, "peak", "--sizes", "40", "--storages", "stream")
+    assert peak.returncode == 0, peak.stderr[-3000:]
+    assert "| 40 | 6 MB | stream |" in peak.stdout and peak.stdout.strip().endswith("| 0 |")
+    race = run(
+        "benchmarks/streaming.py",
+        *root,
+        "throughput",
+        "--images",
+        "64",
+        "--rounds",
+        "2",
+        "--batch-size",
+        "16",
+    )
+    assert race.returncode == 0, race.stderr[-3000:]
+    assert "ImageFolder + DataLoader: median" in race.stdout and "stream (LitData): median" in race.stdout
+
+
 def test_time_to_accuracy_counts_the_first_validation_at_the_target():
     import importlib.util
 

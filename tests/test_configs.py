@@ -106,8 +106,23 @@ def test_early_stopping_can_be_added_to_the_default_callbacks(compose_config):
 
 
 def test_slurm_launcher_starts_one_task_per_device(compose_config):
-    cfg = compose_config(["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"])
+    gpus = ["trainer=ddp", "trainer.accelerator=gpu", "trainer.devices=4", "trainer.num_nodes=2"]
+    cfg = compose_config(["hydra/launcher=slurm", *gpus])
     launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
     assert launcher["_target_"].endswith("SlurmLauncher")
     assert (launcher["nodes"], launcher["tasks_per_node"], launcher["gpus_per_node"]) == (2, 4, 4)
     assert launcher["max_num_timeout"] > 0  # preempted or timed-out jobs are requeued
+
+
+@pytest.mark.parametrize("trainer", config_options("trainer"))
+def test_every_trainer_config_can_be_submitted_to_slurm(compose_config, trainer):
+    cfg = compose_config(["hydra/launcher=slurm", f"trainer={trainer}", "trainer.devices=2"], fast=False)
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    gpus = 0 if cfg.trainer.accelerator in ("cpu", "mps") else 2
+    assert (launcher["nodes"], launcher["tasks_per_node"], launcher["gpus_per_node"]) == (1, 2, gpus)
+
+
+def test_a_device_count_slurm_cannot_ask_for_is_one_line_naming_the_key(compose_config):
+    cfg = compose_config(["hydra/launcher=slurm", "trainer=ddp"], fast=False)  # devices: auto
+    with pytest.raises(SystemExit, match=r"trainer.devices=auto: .* trainer.devices=4"):
+        OmegaConf.to_container(cfg.hydra.launcher, resolve=True)

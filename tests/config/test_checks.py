@@ -94,6 +94,8 @@ def test_command_line_values_are_checked_as_hydra_parses_them(
         ("optimizer.lr", 0),
         ("optimizer.lr", float("nan")),
         ("optimizer.weight_decay", -0.01),
+        ("time_budget", 0),
+        ("time_budget", "1h"),
     ],
 )
 def test_a_bad_value_is_named_with_its_key_and_a_valid_choice(key: str, bad: Any) -> None:

@@ -115,6 +115,13 @@ def test_the_model_summary_shows_shapes_and_flops_of_a_real_image(fake_data_dir)
     assert summary.in_sizes[0] == [1, 1, 28, 28] and summary.out_sizes[0] == [1, 10]
 
 
+def test_the_number_of_classes_is_the_number_of_class_names():
+    names = ["cat", "dog", "fox"]
+    assert ImageClassifier(MLP(1, 28, 3, hidden_sizes=[4]), class_names=names).hparams.num_classes == 3
+    with pytest.raises(ConfigError, match="leave num_classes out"):
+        ImageClassifier(MLP(1, 28, 3, hidden_sizes=[4]), num_classes=4, class_names=names)
+
+
 def test_the_configured_loss_trains_and_is_rebuilt_from_the_checkpoint(tmp_path):
     from lightning_hydra_template.loss.focal import FocalLoss
 
@@ -152,10 +159,3 @@ def test_training_on_mixed_labels_takes_probabilities_and_scores_their_largest_s
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     accuracy = model.train_metrics.compute()["train/acc"]
     assert accuracy.item() == pytest.approx((logits.argmax(-1) == labels).float().mean().item())
-
-
-def test_the_number_of_classes_is_the_number_of_class_names():
-    names = ["cat", "dog", "fox"]
-    assert ImageClassifier(MLP(1, 28, 3, hidden_sizes=[4]), class_names=names).hparams.num_classes == 3
-    with pytest.raises(ConfigError, match="leave num_classes out"):
-        ImageClassifier(MLP(1, 28, 3, hidden_sizes=[4]), num_classes=4, class_names=names)

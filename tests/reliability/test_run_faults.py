@@ -6,14 +6,17 @@ what a user would rely on afterwards.
 
 import multiprocessing
 import signal
+import socket
+import time
 from pathlib import Path
 
 import pytest
 import torch
 
 from lightning_hydra_template.config.run_folders import claim_new_dir
+from lightning_hydra_template.run.resume import quoted
 
-from ..helpers import read_metrics, run
+from ..helpers import read_metrics, run, start
 
 # A CNN with augmentation (crop, flip), dropout and a one-cycle schedule: every random stream and
 # every piece of optimizer state a resume must restore. 300 training images: 10 batches per epoch.
@@ -61,7 +64,11 @@ def uninterrupted(fake_data_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 
 
 def resume(run_dir: Path, data_dir: Path, *overrides: str):
-    """What the user types: the checkpoint, and nothing else of the original command."""
+    """What the user types: the checkpoint, and nothing else of the original command.
+
+    Overrides given here compose first on their own (Hydra's command line), then on top of the run's:
+    a key only the run's overrides added (the fault callback) is changed with `++`.
+    """
     return run(
         "train.py", f"ckpt_path={run_dir / 'checkpoints' / 'last.ckpt'}", *overrides, data_dir=data_dir
     )
@@ -119,6 +126,36 @@ def test_two_runs_started_together_never_share_a_folder(fake_data_dir, tmp_path)
         assert read_metrics(folder)["run_dir"] == str(folder)
 
 
+@pytest.mark.slow
+def test_a_second_training_in_a_busy_run_folder_is_refused_and_a_killed_ones_folder_taken_over(
+    fake_data_dir, tmp_path
+):
+    command = [
+        "train.py",
+        *SMALL_RUN,
+        "trainer.max_epochs=1",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "ckpt_path=auto",
+    ]
+    first = start(
+        *command, *fault_at(3, signal.SIGSTOP), output=tmp_path / "first.log", data_dir=fake_data_dir
+    )
+    try:
+        while "T" not in Path(f"/proc/{first.pid}/stat").read_text().rpartition(")")[2].split()[0]:
+            time.sleep(0.2)  # until it has stopped itself mid-training, holding the folder
+        second = run(*command, data_dir=fake_data_dir)
+        output = second.stdout + second.stderr
+        assert second.returncode == 1 and "Traceback" not in output
+        assert f"is in use by another training (host {socket.gethostname()}, pid {first.pid}, since" in output
+    finally:
+        first.kill()
+        first.wait()
+    third = run(*command, data_dir=fake_data_dir)
+    assert third.returncode == 0, third.stderr[-3000:]
+    assert f"Took over the lock of {tmp_path / 'run'}" in third.stdout + third.stderr
+    assert read_metrics(tmp_path / "run")["status"] == "completed"
+
+
 def test_a_read_only_log_folder_is_one_line_naming_the_key(fake_data_dir, small_file_system):
     read_only = small_file_system("64k", read_only=True)
     result = run("train.py", f"paths.log_dir={read_only / 'logs'}", data_dir=fake_data_dir)
@@ -146,7 +183,7 @@ def test_killed_with_sigkill_and_resumed_in_place_ends_with_the_same_weights(
     assert killed.returncode == -signal.SIGKILL
     assert torch.load(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 10  # the end of epoch 0
 
-    resumed = resume(run_dir, fake_data_dir, "callbacks.fault=null")
+    resumed = resume(run_dir, fake_data_dir, "++callbacks.fault=null")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert read_metrics(run_dir)["status"] == "completed"
     assert list(tmp_path.iterdir()) == [run_dir]  # no second run folder
@@ -156,7 +193,7 @@ def test_killed_with_sigkill_and_resumed_in_place_ends_with_the_same_weights(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGUSR2])
 def test_a_signal_saves_the_batch_it_stopped_after_and_the_resume_goes_on_from_there(
     uninterrupted, fake_data_dir, tmp_path, signum
 ):
@@ -167,15 +204,76 @@ def test_a_signal_saves_the_batch_it_stopped_after_and_the_resume_goes_on_from_t
     assert stopped.returncode == 128 + signum  # not 0: a scheduler must not count it as done
     summary = read_metrics(run_dir)
     assert summary["status"] == "interrupted" and summary["signal"] == signal.Signals(signum).name
+    assert 0 <= summary["metrics"]["val/acc"] <= 1  # epoch 0 was validated: a fact the record keeps
+    assert summary["best_checkpoint"] == str(run_dir / "checkpoints" / "best.ckpt")
     assert torch.load(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 14  # mid-epoch, nothing lost
     last = run_dir / "checkpoints" / "last.ckpt"
     assert f"resume with: python train.py ckpt_path={last}" in stopped.stdout + stopped.stderr
 
-    resumed = resume(run_dir, fake_data_dir, "callbacks.fault=null")
+    resumed = resume(run_dir, fake_data_dir, "++callbacks.fault=null")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     for name, tensor in weights(uninterrupted).items():
         assert torch.equal(tensor, weights(run_dir)[name]), name
     assert tensorboard_steps(run_dir) == tensorboard_steps(uninterrupted)
+
+
+@pytest.mark.slow
+def test_the_same_command_with_ckpt_path_auto_continues_a_killed_run(uninterrupted, fake_data_dir, tmp_path):
+    command = ["train.py", *SMALL_RUN, f"hydra.run.dir={tmp_path / 'run'}", "ckpt_path=auto"]
+    killed = run(*command, *fault_at(15, signal.SIGKILL), data_dir=fake_data_dir)
+    assert killed.returncode == -signal.SIGKILL
+    again = run(
+        *command, "++callbacks.fault=null", data_dir=fake_data_dir
+    )  # the run's overrides are replayed
+    assert again.returncode == 0, again.stderr[-3000:]
+    run_dir = tmp_path / "run"
+    assert (
+        f"ckpt_path=auto: continuing {run_dir / 'checkpoints' / 'last.ckpt'}" in again.stdout + again.stderr
+    )
+    assert read_metrics(run_dir)["resumed_from"]["global_step"] == 10
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    for name, tensor in weights(uninterrupted).items():
+        assert torch.equal(tensor, weights(run_dir)[name]), name
+
+
+@pytest.mark.slow
+def test_a_moved_run_folder_resumes_into_its_own_files(uninterrupted, fake_data_dir, tmp_path):
+    first = tmp_path / "run"
+    stopped = run(
+        "train.py",
+        *SMALL_RUN,
+        f"hydra.run.dir={first}",
+        *fault_at(14, signal.SIGTERM),
+        data_dir=fake_data_dir,
+    )
+    assert stopped.returncode == 128 + signal.SIGTERM
+    moved = first.rename(tmp_path / "moved here, [too]")  # a path Hydra's grammar must not parse
+    last = quoted(str(moved / "checkpoints" / "last.ckpt"))  # as the resume hint quotes it
+    resumed = run("train.py", f"ckpt_path={last}", "++callbacks.fault=null", data_dir=fake_data_dir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert sorted(p.name for p in (moved / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]  # no -v1
+    assert read_metrics(moved)["status"] == "completed" and read_metrics(moved)["run_dir"] == str(moved)
+    for name, tensor in weights(uninterrupted).items():
+        assert torch.equal(tensor, weights(moved)[name]), name
+
+
+@pytest.mark.slow
+def test_a_spent_time_budget_stops_cleanly_and_ckpt_path_auto_continues(
+    uninterrupted, fake_data_dir, tmp_path
+):
+    command = ["train.py", *SMALL_RUN, f"hydra.run.dir={tmp_path}", "ckpt_path=auto"]
+    # One second: spent before the first step ends (start-up alone takes longer), so it stops there.
+    stopped = run(*command, "time_budget=1", data_dir=fake_data_dir)
+    assert stopped.returncode == 128 + signal.SIGUSR1, stopped.stderr[-3000:]
+    assert "Time budget of 1s reached at step 1" in stopped.stdout + stopped.stderr
+    assert read_metrics(tmp_path)["status"] == "interrupted"
+    assert torch.load(tmp_path / "checkpoints" / "last.ckpt")["global_step"] == 1
+
+    again = run(*command, "time_budget=null", data_dir=fake_data_dir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert read_metrics(tmp_path)["status"] == "completed"
+    for name, tensor in weights(uninterrupted).items():
+        assert torch.equal(tensor, weights(tmp_path)[name]), name
 
 
 @pytest.mark.slow
@@ -232,6 +330,19 @@ def test_more_epochs_continue_a_finished_run_without_a_fixed_schedule(fake_data_
     assert torch.load(tmp_path / "checkpoints" / "last.ckpt")["global_step"] == 20
 
 
+@pytest.mark.slow
+def test_a_new_learning_rate_given_on_resume_is_the_one_training_uses(fake_data_dir, tmp_path):
+    first = run(
+        "train.py", *SMALL_RUN, "scheduler=none", "trainer.max_epochs=1", f"hydra.run.dir={tmp_path}",
+        data_dir=fake_data_dir,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr[-3000:]
+    more = resume(tmp_path, fake_data_dir, "trainer.max_epochs=2", "optimizer.lr=0.0001")
+    assert more.returncode == 0, more.stderr[-3000:]
+    rates = {k: v for k, v in read_metrics(tmp_path)["metrics"].items() if k.startswith("lr-")}
+    assert rates and all(v == pytest.approx(1e-4) for v in rates.values()), rates  # the monitor's reading
+
+
 # --- 6. Divergence -----------------------------------------------------------------------------
 
 
@@ -251,3 +362,15 @@ def test_a_diverging_run_stops_with_one_line_and_saves_no_nan(fake_data_dir, tmp
         for name, tensor in torch.load(checkpoint)["state_dict"].items():
             if name.startswith("net."):
                 assert torch.isfinite(tensor).all(), (checkpoint.name, name)
+
+
+@pytest.mark.slow
+def test_a_run_that_diverges_after_its_best_checkpoint_records_it_and_its_metrics(fake_data_dir, tmp_path):
+    nan_in_epoch_1 = ["+callbacks.fault._target_=tests.helpers.NaNWeightsAtStep", "+callbacks.fault.step=15"]
+    result = run("train.py", *SMALL_RUN, *nan_in_epoch_1, f"hydra.run.dir={tmp_path}", data_dir=fake_data_dir)
+    assert result.returncode == 1 and "Training diverged" in result.stdout + result.stderr
+    summary = read_metrics(tmp_path)
+    assert summary["status"] == "failed" and summary["epochs"] == 1
+    best = tmp_path / "checkpoints" / "best.ckpt"
+    assert summary["best_checkpoint"] == str(best) and torch.load(best)["epoch"] == 0
+    assert 0 <= summary["metrics"]["val/acc"] <= 1  # epoch 0's validation

@@ -4,8 +4,10 @@ Each test injects the fault; sweeps run as users run them, `python train.py -m h
 """
 
 import contextlib
+import csv
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -23,8 +25,10 @@ from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import (
     ask,
     fail_stale_trials,
     open_study,
+    printed_error,
 )
 from lightning_hydra_template.config.project import PROJECT_ROOT
+from lightning_hydra_template.sweeps.trial import study_storage
 
 # A few batches of one epoch per trial, on the generated data.
 QUICK = ["debug=fast", "data.val_size=100", "trainer.limit_train_batches=3"]
@@ -116,6 +120,26 @@ def test_a_sweep_with_some_failed_trials_exits_zero_and_says_how_many(fake_data_
     assert "1 of 2 trials failed" in output
     assert best["trials"] == {"completed": 1, "pruned": 0, "failed": 1}
     assert best["best_trial"] == 1
+    with open(tmp_path / "sweep" / "trials.csv") as f:
+        [failed] = [row for row in csv.DictReader(f) if row["state"] == "FAIL"]
+    # The error the trial printed, not only its exit code.
+    assert failed["fail_reason"].startswith(
+        "Training stopped: 1 config value(s) cannot work: - trainer.max_epochs=0"
+    )
+
+
+def test_the_error_a_trial_printed_last_is_its_reason(tmp_path):
+    output = tmp_path / "trial_output.log"
+    output.write_text(
+        "[INFO] - starting\n[ERROR] - Training stopped: 2 config value(s) cannot work:\n"
+        "  - seed='abc' must be an integer\n  - data.num_workers=-1 must be an integer >= 0\n"
+    )
+    assert printed_error(output) == (
+        "Training stopped: 2 config value(s) cannot work: - seed='abc' must be an integer "
+        "- data.num_workers=-1 must be an integer >= 0"
+    )
+    output.write_text("Traceback (most recent call last):\n  ...\nMemoryError\n")
+    assert printed_error(output) is None and printed_error(tmp_path / "none.log") is None
 
 
 # --- Trials whose process dies -------------------------------------------------------------------
@@ -157,3 +181,39 @@ def test_a_trial_left_running_by_a_sweep_that_died_is_failed_by_the_next_sweep(t
     time.sleep(3.5)
     fail_stale_trials(open_study("s", storage, "maximize", heartbeat_s=1))  # what a new sweep does first
     assert [t.state for t in optuna.load_study(study_name="s", storage=storage).trials] == [TrialState.FAIL]
+
+
+# --- A sweep told to stop --------------------------------------------------------------------------
+
+
+def signal_in_trial_0(signum: int) -> list[str]:
+    """`signum` (a real signal, to the sweep's own process) during trial 0's third step."""
+    return [
+        "+callbacks.fault._target_=tests.helpers.SignalAtStep",
+        "+callbacks.fault.step=2",
+        f"+callbacks.fault.signum={int(signum)}",
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_the_sweep_and_the_same_command_continues_the_interrupted_trial(
+    fake_data_dir, tmp_path, signum
+):
+    storage, name = f"journal://{tmp_path / 'study.log'}", signal.Signals(signum).name
+    first = start_sweep(fake_data_dir, storage, tmp_path / "first", *signal_in_trial_0(signum), trials=3)
+    code, output = finish(first, tmp_path / "first")
+    assert code == 128 + signum, output[-3000:]  # not 0: whoever started it learns it did not finish
+    assert f"Sweep interrupted by {name} after 0 trials" in output and "Traceback" not in output
+    assert not (tmp_path / "first" / "1").exists()  # no new trial started after the Ctrl+C
+    assert json.loads((tmp_path / "first" / "best.json").read_text())["trials"]["failed"] == 0
+    study = optuna.load_study(study_name="mlp_optuna", storage=study_storage(storage))
+    [trial] = study.trials
+    assert trial.state == TrialState.WAITING and trial.user_attrs["interrupted"] == f"interrupted by {name}"
+
+    again = start_sweep(fake_data_dir, storage, tmp_path / "again", trials=2)
+    code, output = finish(again, tmp_path / "again")
+    assert code == 0, output[-3000:]
+    study = optuna.load_study(study_name="mlp_optuna", storage=study_storage(storage))
+    assert [(t.number, t.state) for t in study.trials] == [(0, TrialState.COMPLETE), (1, TrialState.COMPLETE)]
+    assert study.trials[0].params == trial.params  # the same trial, not a new one

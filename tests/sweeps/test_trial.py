@@ -1,8 +1,11 @@
 """The trial/sweeper contract: who the trial is (overrides), and how it ended (its metrics.json)."""
 
 import json
+import logging
 
+import optuna
 import pytest
+from optuna.trial import TrialState
 
 from lightning_hydra_template.run_status import RunStatus
 from lightning_hydra_template.sweeps.trial import (
@@ -37,9 +40,10 @@ def outcome_of(tmp_path, summary: dict) -> TrialOutcome:
 
 @pytest.mark.parametrize("status", [{"status": "completed"}, {}], ids=["completed", "no status recorded"])
 def test_a_completed_run_gives_its_value(tmp_path, status):
-    assert outcome_of(tmp_path, {**status, "metrics": {"val/acc_best": 0.75}}) == TrialOutcome(
-        RunStatus.COMPLETED, 0.75
-    )
+    best = str(tmp_path / "checkpoints" / "best.ckpt")
+    summary = {**status, "best_checkpoint": best, "metrics": {"val/acc_best": 0.75}}
+    # Where the trial ran travels with its value: the study keeps it (trials.csv, best.json).
+    assert outcome_of(tmp_path, summary) == TrialOutcome(RunStatus.COMPLETED, 0.75, "", str(tmp_path), best)
 
 
 def test_a_pruned_run_is_a_pruned_trial(tmp_path):
@@ -53,11 +57,10 @@ def test_a_pruned_run_is_a_pruned_trial(tmp_path):
             {"status": "failed", "error": "CUDA out of memory", "metrics": {"val/acc_best": 0.5}},
             "out of memory",
         ),
-        ({"status": "interrupted", "metrics": {"val/acc_best": 0.5}}, "its run interrupted"),
         ({"status": "completed", "metrics": {"val/acc_best": None}}, "not a number"),  # NaN, written as null
         ({"status": "completed", "metrics": {"val/loss": 0.5}}, "logged no 'val/acc_best'"),
     ],
-    ids=["run failed", "run interrupted", "value null", "value missing"],
+    ids=["run failed", "value null", "value missing"],
 )
 def test_a_run_without_a_completed_value_is_a_failed_trial_with_the_reason(tmp_path, summary, reason):
     outcome = outcome_of(tmp_path, summary)
@@ -95,3 +98,37 @@ def test_no_url_is_a_study_in_memory_and_a_database_url_a_database():
 
     assert study_storage(None) is None
     assert isinstance(study_storage("sqlite://", heartbeat_s=5), optuna.storages.RDBStorage)
+
+
+def journal_with_two_trials(path) -> None:
+    study = optuna.create_study(study_name="s", storage=study_storage(f"journal://{path}"))
+    for value in (1.0, 2.0):
+        study.tell(study.ask(), value)
+
+
+def test_a_journal_cut_mid_record_is_repaired_before_anything_is_appended(tmp_path, caplog):
+    path = tmp_path / "j.log"
+    journal_with_two_trials(path)
+    with open(path, "rb+") as f:  # what a node killed while appending leaves
+        f.truncate(path.stat().st_size - 60)
+    with caplog.at_level(logging.WARNING):
+        study = optuna.load_study(study_name="s", storage=study_storage(f"journal://{path}"))
+    assert "its last record was cut short" in caplog.text and str(path) in caplog.text
+    study.tell(study.ask(), 3.0)  # appended after the repair, on a line of its own
+    again = optuna.load_study(study_name="s", storage=study_storage(f"journal://{path}"))
+    assert [t.value for t in again.trials if t.state == TrialState.COMPLETE][0] == 1.0
+    assert again.trials[-1].value == 3.0 and len(again.trials) == 3
+
+
+def test_an_intact_journal_is_left_as_it_is(tmp_path, caplog):
+    path = tmp_path / "j.log"
+    journal_with_two_trials(path)
+    before = path.read_bytes()
+    with caplog.at_level(logging.WARNING):
+        study_storage(f"journal://{path}")
+    assert path.read_bytes() == before and not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_run_stopped_by_a_signal_is_an_interrupted_trial_not_a_failed_one(tmp_path):
+    outcome = outcome_of(tmp_path, {"status": "interrupted", "signal": "SIGINT", "metrics": {}})
+    assert (outcome.state, outcome.reason) == ("interrupted", "interrupted by SIGINT")

@@ -5,10 +5,10 @@ parameters, launches the trial as a Hydra job, and tells Optuna its result (or t
 """
 
 import csv
-import json
 import logging
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -29,7 +29,8 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from lightning_hydra_template.run_status import RunStatus
+from lightning_hydra_template.errors import STOPPED
+from lightning_hydra_template.run_status import METRICS_FILE, RunStatus
 from lightning_hydra_template.sweeps.trial import (
     JOURNAL,
     TrialOutcome,
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FAIL_REASON = "fail_reason"  # the user attribute a failed trial's reason is kept in
+# The user attributes naming each trial's run folder and best checkpoint: trial numbers and folder
+# numbers part once a study is continued by another sweep.
+RUN_DIR, BEST_CHECKPOINT = "run_dir", "best_checkpoint"
+INTERRUPTED = "interrupted"  # the user attribute that says which signal stopped a trial
 
 
 def distribution(override: Override) -> Any:
@@ -71,14 +76,18 @@ def open_study(
     sampler: Any = None,
     pruner: Any = None,
     heartbeat_s: int | None = None,
+    backend: Any = None,
 ) -> "optuna.Study":
-    """Create the study, or load it if it exists: the same command again continues it."""
+    """Create the study, or load it if it exists: the same command again continues it.
+
+    `backend`: the storage object to use (else built from `storage`), for a caller that keeps it.
+    """
     import optuna
 
     with _creation_lock(storage):  # held while the storage object sets up a new database
         return optuna.create_study(
             study_name=study_name,
-            storage=study_storage(storage, heartbeat_s),
+            storage=backend or study_storage(storage, heartbeat_s),
             direction=direction,
             load_if_exists=True,
             sampler=sampler,
@@ -131,6 +140,7 @@ class OptunaStudySweeper(Sweeper):
         self.sampler, self.pruner = sampler, pruner  # built by Hydra from their _target_
         self.params = dict(params or {})
         self.devices = [str(d) for d in devices] if devices else None
+        self.stop_code: int | None = None  # 128 + the signal that asked the sweep to stop
 
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         self.config = config
@@ -150,8 +160,12 @@ class OptunaStudySweeper(Sweeper):
         sweep_dir.mkdir(parents=True, exist_ok=True)
         OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
+        import optuna
+
+        # Kept (not read back from the study) to put an interrupted trial back in the queue.
+        self.backend = study_storage(self.storage, self.heartbeat_s) or optuna.storages.InMemoryStorage()
         study = open_study(
-            self.study_name, self.storage, self.direction, self.sampler, self.pruner, self.heartbeat_s
+            self.study_name, self.storage, self.direction, self.sampler, self.pruner, backend=self.backend
         )
         fail_stale_trials(study)
         log.info(
@@ -166,11 +180,40 @@ class OptunaStudySweeper(Sweeper):
             if slots:
                 told = self._sweep_in_slots(study, space, fixed, sweep_dir, slots, heartbeat)
             else:
-                told = self._sweep_in_process(study, space, fixed, heartbeat)
+                with self._stop_on_signals():
+                    told = self._sweep_in_process(study, space, fixed, heartbeat)
         counts = count_states(told)
-        write_summary(study, sweep_dir, counts)
+        write_summary(study, sweep_dir, counts, fixed)
+        if self.stop_code is not None:
+            log.error(
+                "Sweep interrupted by %s after %d trials; the same command continues the study.",
+                signal.Signals(self.stop_code - 128).name,
+                len(told),
+            )
+            raise SystemExit(self.stop_code)  # after the summary: it says what was done
         report_outcome(counts, sweep_dir)
         return told
+
+    @contextmanager
+    def _stop_on_signals(self) -> Iterator[None]:
+        """Ctrl+C or SIGTERM between trials: no new trial. (During a trial, the run's own handler
+        stops it cleanly, and its status says so: see `_sweep_in_process`.)"""
+
+        def stop(signum: int, frame: Any) -> None:
+            self.stop_code = self.stop_code or 128 + signum
+
+        previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            for signum in previous:
+                signal.signal(signum, stop)
+        except ValueError:  # not the main thread: leave signals alone
+            yield
+            return
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
     def _slots(self) -> list[str] | None:
         """The pool trials run in at once: one slot per device, or `n_jobs`; None: one at a time here."""
@@ -209,12 +252,28 @@ class OptunaStudySweeper(Sweeper):
         """Run the trials one after another through the launcher; return them as told to the study."""
         told = []
         for job in range(self.n_trials):
+            if self.stop_code is not None:
+                break
             trial = ask(study, space)
             heartbeat.add(trial)
             outcome, log_at = self._launch(self._overrides(trial, fixed), job)
-            told.append(_tell(study, trial, outcome, log_at))
             heartbeat.discard(trial)
+            if outcome.state == RunStatus.INTERRUPTED:
+                self._back_in_queue(study, trial, outcome.reason)
+                break
+            told.append(_tell(study, trial, outcome, log_at))
         return told
+
+    def _back_in_queue(self, study, trial, why: str) -> None:
+        """An interrupted trial is not a failure: back to WAITING, the next `ask` (the same command
+        run again) gives it out again, with its number and parameters."""
+        from optuna.trial import TrialState
+
+        log.warning("Trial %d %s; it runs again when the sweep is started again.", trial.number, why)
+        trial.set_user_attr(INTERRUPTED, why)
+        study_id = self.backend.get_study_id_from_name(study.study_name)
+        trial_id = self.backend.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        self.backend.set_trial_state_values(trial_id, TrialState.WAITING)
 
     def _launch(self, overrides: list[str], job: int) -> tuple[TrialOutcome, Path]:
         """Run one trial as job `job` of the configured launcher; how it ended, and where to look."""
@@ -223,14 +282,22 @@ class OptunaStudySweeper(Sweeper):
             [result] = self.launcher.launch([overrides], initial_job_idx=job)
         except SystemExit as stop:
             # A trial stopped by a UserError exits without a traceback, and Hydra lets SystemExit
-            # through: caught here, it fails that trial instead of ending the sweep.
-            return TrialOutcome(RunStatus.FAILED, reason=f"exited with code {stop.code}"), sweep_dir / str(
-                job
-            )
+            # through: caught here, it fails that trial instead of ending the sweep, for the reason
+            # the trial printed. A trial stopped by a signal stops the sweep instead.
+            where = sweep_dir / str(job)
+            outcome = trial_outcome(where, self.config.get("optimized_metric"))
+            if outcome.state == RunStatus.INTERRUPTED and isinstance(stop.code, int):
+                self.stop_code = self.stop_code or stop.code
+                return outcome, where
+            message = getattr(stop, "message", None)
+            reason = " ".join(message.split()) if message else f"exited with code {stop.code}"
+            return TrialOutcome(RunStatus.FAILED, reason=reason, run_dir=str(where)), where
         except Exception as error:
             # Its overrides did not compose, or its job died (killed, preempted past its requeues, out
             # of memory): submitit raises when it asks for the result. Either way, this trial only.
-            return TrialOutcome(RunStatus.FAILED, reason=_first_line(error)), sweep_dir / str(job)
+            return TrialOutcome(RunStatus.FAILED, reason=_first_line(error)), sweep_dir / str(
+                job
+            )  # no run folder
         run_dir = Path(result.hydra_cfg.hydra.runtime.output_dir)
         return trial_outcome(run_dir, self.config.get("optimized_metric")), run_dir
 
@@ -243,12 +310,12 @@ class OptunaStudySweeper(Sweeper):
             env = {**os.environ, "CUDA_VISIBLE_DEVICES": device}
             done = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
         outcome = trial_outcome(run_dir, self.config.get("optimized_metric"))
-        if (
-            outcome.state == RunStatus.FAILED and done.returncode < 0
-        ):  # killed: the signal says more than the file
-            outcome = TrialOutcome(
-                RunStatus.FAILED, reason=f"killed by {signal.Signals(-done.returncode).name}"
-            )
+        if outcome.state == RunStatus.FAILED and done.returncode < 0:  # killed: the signal says more
+            why = f"killed by {signal.Signals(-done.returncode).name}"
+            outcome = TrialOutcome(RunStatus.FAILED, reason=why, run_dir=str(run_dir))
+        elif outcome.state == RunStatus.FAILED and not (run_dir / METRICS_FILE).exists():  # stopped early
+            why = printed_error(run_dir / "trial_output.log") or outcome.reason
+            outcome = TrialOutcome(RunStatus.FAILED, reason=why, run_dir=str(run_dir))
         return outcome, run_dir / "trial_output.log"
 
     def _sweep_in_slots(
@@ -374,15 +441,25 @@ def _first_line(error: BaseException) -> str:
 
 
 def _tell(study, trial, outcome: TrialOutcome, log_at: Path) -> "optuna.trial.FrozenTrial":
-    """Tell the study how the trial ended (read from its folder by `trial_outcome`)."""
+    """Tell the study how the trial ended (read from its folder by `trial_outcome`), and where it ran."""
     import optuna
 
+    for key, value in ((RUN_DIR, outcome.run_dir), (BEST_CHECKPOINT, outcome.best_checkpoint)):
+        if value:
+            trial.set_user_attr(key, value)
     if outcome.state == RunStatus.PRUNED:
         log.info("Trial %d pruned", trial.number)
         return study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-    if outcome.state == RunStatus.FAILED:
+    if outcome.state in (RunStatus.FAILED, RunStatus.INTERRUPTED):  # interrupted in a slot: process gone
         return _fail(study, trial, f"{outcome.reason}; see {log_at}")
     return study.tell(trial, outcome.value)
+
+
+def printed_error(output: Path) -> str | None:
+    """The error a trial's process printed last (`<Task> stopped: <message>`, to the end), if any."""
+    text = output.read_text(errors="replace") if output.is_file() else ""
+    found = list(re.finditer(rf"\w+{STOPPED}", text))
+    return " ".join(text[found[-1].start() :].split()) if found else None
 
 
 def _fail(study, trial, why: str) -> "optuna.trial.FrozenTrial":
@@ -425,38 +502,76 @@ def report_outcome(counts: dict[str, int], sweep_dir: Path) -> None:
     log.warning("%d of %d trials failed; see %s", counts[RunStatus.FAILED], total, where)
 
 
-def write_summary(study, sweep_dir: Path, counts: dict[str, int]) -> None:
+def write_summary(study, sweep_dir: Path, counts: dict[str, int], fixed: list[str] = ()) -> None:
     """best.json, trials.csv and the optimisation-history and parameter-importance plots.
 
     best.json holds the study's best trial once any trial of it completed, and always how this
     sweep's trials ended (`counts`), so a sweep that learned nothing never looks like a result.
+    With a best trial it names its run folder and checkpoint and the commands that retrain it and
+    evaluate it, which are also logged. trials.csv names each trial's run folder and checkpoint.
     """
     import optuna
+
+    from lightning_hydra_template.atomic_files import atomic_write_json
 
     complete = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
     best = {}
     if complete:
+        trial = study.best_trial
         best = {
             "best_value": study.best_value,
             "best_params": study.best_params,
-            "best_trial": study.best_trial.number,
+            "best_trial": trial.number,
+            "best_run_dir": trial.user_attrs.get(RUN_DIR),
+            "best_checkpoint": trial.user_attrs.get(BEST_CHECKPOINT),
+            **best_trial_commands(trial, fixed),
         }
     summary = {"study": study.study_name, "trials": counts, **best}
-    (sweep_dir / "best.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_json(sweep_dir / "best.json", summary)
     names = sorted({name for t in study.trials for name in t.params})
     with open(sweep_dir / "trials.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["number", "state", "value", *names, "last_reported_step", FAIL_REASON])
+        header = ["number", "state", "value", *names, "last_reported_step", RUN_DIR, BEST_CHECKPOINT]
+        writer.writerow([*header, FAIL_REASON])
         for t in study.trials:
             last_step = max(t.intermediate_values, default="")
             params = [t.params.get(n, "") for n in names]
+            where = [t.user_attrs.get(RUN_DIR, ""), t.user_attrs.get(BEST_CHECKPOINT, "")]
             why = t.user_attrs.get(FAIL_REASON, "")
-            writer.writerow([t.number, t.state.name, t.value, *params, last_step, why])
+            writer.writerow([t.number, t.state.name, t.value, *params, last_step, *where, why])
     if complete:
         _plot(optuna.visualization.matplotlib.plot_optimization_history, study, sweep_dir / "history.png")
     if len(complete) >= 2 and names:
         _plot(optuna.visualization.matplotlib.plot_param_importances, study, sweep_dir / "importances.png")
     log.info("Sweep summary in %s: %s", sweep_dir, best or "no completed trial")
+    if best:
+        log.info("Retrain the best trial (%d): %s", best["best_trial"], best["retrain"])
+        if best["evaluate"]:
+            log.info("Evaluate its best checkpoint: %s", best["evaluate"])
+
+
+def best_trial_commands(trial, fixed: list[str]) -> dict[str, str | None]:
+    """The commands that retrain `trial` as a single run and evaluate its best checkpoint.
+
+    The trial's overrides come from its run folder (`.hydra/overrides.yaml`), which holds what that
+    trial ran with even when an earlier sweep with other overrides ran it; without the folder, this
+    sweep's overrides and the trial's parameters.
+    """
+    import shlex
+
+    from lightning_hydra_template.sweeps.trial import replayable_trial_overrides
+
+    run_dir = trial.user_attrs.get(RUN_DIR)
+    saved = Path(run_dir) / ".hydra" / "overrides.yaml" if run_dir else None
+    if saved is not None and saved.is_file():
+        overrides = replayable_trial_overrides(OmegaConf.to_container(OmegaConf.load(saved)))
+    else:
+        overrides = [*fixed, *(f"{k}={v}" for k, v in trial.params.items())]
+    checkpoint = trial.user_attrs.get(BEST_CHECKPOINT)
+    return {
+        "retrain": shlex.join(["python", "train.py", *overrides]),
+        "evaluate": shlex.join(["python", "eval.py", f"ckpt_path={checkpoint}"]) if checkpoint else None,
+    }
 
 
 def _plot(plot, study, path: Path) -> None:

@@ -88,16 +88,18 @@ def build_model(cfg: DictConfig, datamodule: Any = None, **kwargs: Any) -> Any:
     return model
 
 
-def build_callbacks(cfg: DictConfig, with_logger: bool) -> list[Any]:
-    """`cfg.callbacks`, plus what every training run carries: its overrides in each checkpoint (resume
-    and eval.py need no folder) and, in an Optuna sweep, the trial's pruning callback."""
+def build_callbacks(
+    cfg: DictConfig, with_logger: bool, provenance: dict[str, Any] | None = None
+) -> list[Any]:
+    """`cfg.callbacks`, plus what every training run carries: its overrides and `provenance` in each
+    checkpoint (resume and eval.py need no folder) and, in an Optuna sweep, the trial's pruning callback."""
     from hydra.core.hydra_config import HydraConfig
 
     from ..checkpoints.record_overrides import RecordRunOverrides
     from ..sweeps.trial import trial_identity
 
     callbacks = build_each(cfg.get("callbacks"))
-    callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task)))
+    callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task), provenance))
     trial = trial_identity(cfg)
     if trial:  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
         from ..sweeps.pruning import OptunaPruning
@@ -136,6 +138,13 @@ def build_loggers(cfg: DictConfig, purge_step: int | None = None) -> list[Any]:
     ]
 
 
+def _on_slurm() -> list:
+    """Under SLURM, Lightning's own requeue on SIGUSR1 off: run/interruption.py is the one stop path."""
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
+
+
 def build_trainer(
     cfg: DictConfig,
     callbacks: list,
@@ -153,11 +162,34 @@ def build_trainer(
     from ..checkpoints.atomic_io import AtomicCheckpointIO
     from .ddp_guard import refuse_script_relaunch_in_sweep
 
-    plugins = [AtomicCheckpointIO(already_read)]
-    trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+    plugins = [AtomicCheckpointIO(already_read), *_on_slurm()]
+    trainer = build_lightning_trainer(cfg, callbacks=callbacks, logger=loggers or False, plugins=plugins)
     refuse_script_relaunch_in_sweep(trainer, sweeping)
     if not isinstance(trainer.accelerator, CUDAAccelerator):
         # Lightning asks torch to probe CUDA through NVML; without a GPU nothing caches the
         # answer and every optimizer step loads NVML again. Off CUDA, the cheap probe is safe.
         os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "0"
     return trainer
+
+
+def build_lightning_trainer(cfg: DictConfig, **kwargs: Any) -> Any:
+    """Build `cfg.trainer`; a package its accelerator or strategy needs and lacks (`accelerator=tpu`
+    without torch_xla) is a `ConfigError` naming the keys, not a traceback from Lightning's registry."""
+    from ..errors import ConfigError
+
+    try:
+        return build(cfg.trainer, **kwargs)
+    except Exception as error:
+        missing = _module_not_found(error)
+        if missing is None:
+            raise
+        chosen = ", ".join(f"trainer.{key}={cfg.trainer.get(key)}" for key in ("accelerator", "strategy"))
+        raise ConfigError(f"{chosen} needs a package that is not installed: {missing}") from error
+
+
+def _module_not_found(error: BaseException | None) -> ModuleNotFoundError | None:
+    while error is not None:
+        if isinstance(error, ModuleNotFoundError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None

@@ -69,9 +69,56 @@ def _launcher_shared_name(path: str) -> str | None:
     return None
 
 
+def run_folder_of(checkpoint: Path) -> Path | None:
+    """The run folder a checkpoint was saved in (`<run>/checkpoints/`, beside `<run>/.hydra/`), if any."""
+    folder = checkpoint.expanduser().resolve().parent
+    run_dir = folder.parent
+    return (
+        run_dir if folder.name == "checkpoints" and (run_dir / ".hydra" / "config.yaml").is_file() else None
+    )
+
+
+def run_folder(new_name: str, ckpt_path: object) -> str:
+    """`${run_folder:<new folder name>,${ckpt_path}}` (configs/hydra/train.yaml): the folder a training
+    run writes into, chosen from `ckpt_path` as Hydra resolves `hydra.run.dir` (no command-line parsing).
+
+    The checkpoint's own run folder when resuming from one (run/resume.py); with `ckpt_path=auto`
+    a name that a re-run finds again (the SLURM job's, stable across requeues); else a new folder.
+    """
+    if ckpt_path not in (None, "auto"):
+        in_run = run_folder_of(Path(str(ckpt_path)))
+        if in_run is not None:
+            return str(in_run)
+    elif (
+        ckpt_path == "auto" and "SLURM_JOB_ID" in os.environ and int(os.environ.get("SLURM_NTASKS", "1")) == 1
+    ):
+        job_folder = Path(new_name).parent / f"slurm-{os.environ['SLURM_JOB_ID']}"
+        job_folder.mkdir(parents=True, exist_ok=True)
+        return str(job_folder)
+    return claim_new_dir(new_name)  # several tasks of one job share theirs there, by the job's id
+
+
+def kept_run_record(output_dir: str) -> str | None:
+    """`hydra.output_subdir` for training: `.hydra`, unless the folder has one already (a resume,
+    a requeued job): it keeps how the run was started, and this invocation is logged instead."""
+    return None if (Path(output_dir) / ".hydra" / "config.yaml").is_file() else ".hydra"
+
+
 def register_resolvers() -> None:
-    """`${new_dir:...}` for configs/hydra/default.yaml; idempotent."""
+    """`${new_dir:...}` for configs/hydra/default.yaml, `${run_folder:...}` and `${kept_run_record:...}`
+    for configs/hydra/train.yaml, `${slurm_tasks:...}` and `${slurm_gpus:...}` for
+    configs/hydra/launcher/slurm.yaml; idempotent."""
     from omegaconf import OmegaConf
+
+    from .slurm_request import device_count, gpus_per_node
+
+    if not OmegaConf.has_resolver("run_folder"):
+        OmegaConf.register_new_resolver("run_folder", run_folder)
+        OmegaConf.register_new_resolver("kept_run_record", kept_run_record)
+
+    if not OmegaConf.has_resolver("slurm_tasks"):
+        OmegaConf.register_new_resolver("slurm_tasks", device_count)
+        OmegaConf.register_new_resolver("slurm_gpus", gpus_per_node)
 
     if not OmegaConf.has_resolver("new_dir"):
         # use_cache: Hydra copies resolver caches into each job's config, so a sweep's jobs (and

@@ -95,6 +95,7 @@ class BatchPreprocessor:
         transforms: list | None = None,
         channels: int | None = None,
         image_size: int | None = None,
+        resize: int | None = None,
         random_erasing: float = 0.0,
     ) -> None:
         if channels == 1:  # RGB statistics (a pretrained network's) for grey images: their average
@@ -105,6 +106,9 @@ class BatchPreprocessor:
         self.transforms = list(transforms or [])
         self.channels = channels
         self.image_size = image_size
+        # Recorded, not applied here: how an image became `image_size` square before batching.
+        # None: squeezed whole to the square; a number: shorter side to it, then the centre crop.
+        self.resize = resize
         self.random_erasing = random_erasing
 
     def __call__(self, images: torch.Tensor, training: bool) -> torch.Tensor:
@@ -130,6 +134,7 @@ class BatchPreprocessor:
         return {
             "channels": self.channels,
             "image_size": self.image_size,
+            "resize": self.resize,
             "mean": torch.as_tensor(self.mean, dtype=torch.float64).flatten().tolist(),
             "std": torch.as_tensor(self.std, dtype=torch.float64).flatten().tolist(),
         }

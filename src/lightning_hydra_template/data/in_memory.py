@@ -1,5 +1,7 @@
 """A dataset of uint8 images held in memory, batched by indexing instead of per-sample collation."""
 
+import logging
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -9,6 +11,8 @@ from torch.utils.data import DataLoader, Dataset
 
 from .batch_mixing import BatchMixing
 from .batch_transforms import BatchPreprocessor
+
+log = logging.getLogger(__name__)
 
 
 class InMemoryImages(Dataset):
@@ -200,6 +204,34 @@ class InMemoryDataModule(L.LightningDataModule):
     def load_state_dict(self, state: dict) -> None:
         if state.get("train_position"):
             self._train_position = tuple(state["train_position"])
+            epoch, done = self._train_position
+            if done:
+                self._say_what_a_mid_epoch_resume_keeps(epoch, done)
+
+    def _say_what_a_mid_epoch_resume_keeps(self, epoch: int, done: int) -> None:
+        """Once, what holds for the rest of the epoch, in place of Lightning's warning.
+
+        Lightning warns of "unreliable results" on every mid-epoch resume whose loader is not its
+        own kind of resumable; with num_workers=0 the template's loader replays the epoch's order
+        exactly, so the warning is wrong there, and with workers it does not say what goes wrong.
+        """
+        warnings.filterwarnings(
+            "ignore", message="You're resuming from a checkpoint that ended before the epoch"
+        )
+        workers = self.loader_options["num_workers"]
+        if workers == 0:
+            log.info(
+                "Resuming at batch %d of epoch %d: the epoch's order is replayed exactly (num_workers=0).",
+                done,
+                epoch,
+            )
+        else:
+            log.warning(
+                "Resuming at batch %d of epoch %d with data.num_workers=%d: torch's DataLoader does not save "
+                "its position, so the rest of this epoch is drawn from a new shuffle (some images twice, "
+                "some not at all); later epochs are as usual. data.num_workers=0 resumes exactly.",
+                done, epoch, workers,
+            )  # fmt: skip
 
     def train_class_counts(self, num_classes: int) -> torch.Tensor:
         """Images per class in the training split (set up here if it is not yet): `[num_classes]`."""

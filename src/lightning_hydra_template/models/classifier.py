@@ -263,6 +263,12 @@ class ImageClassifier(L.LightningModule):
         self.log_dict(self.train_metrics.compute(), sync_dist=True)
         self.train_metrics.reset()
 
+    def epoch_metrics(self) -> list[str]:
+        """The names this module logs once per training or validation epoch: what a callback, a
+        scheduler or a sweep can monitor (checked before training, not after an epoch)."""
+        stages = [*self.train_metrics.keys(), *self.val_metrics.keys()]
+        return sorted({*stages, "train/loss", "val/loss", "val/acc_best"})
+
     def on_validation_epoch_end(self) -> None:
         values = self.val_metrics.compute()
         self.val_metrics.reset()

@@ -1,15 +1,25 @@
-"""SIGTERM and SIGINT stop a run cleanly: batch finished, last.ckpt saved, status recorded, exit non-zero.
+"""One graceful-stop path: SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 finish the step, save last.ckpt,
+record the status, and exit non-zero (requeued first when SLURM warned of the end: run/slurm_job.py).
 
-SLURM, Kubernetes and `timeout` send SIGTERM; Ctrl+C sends SIGINT. During `trainer.fit`/`test`
-Lightning has its own SIGTERM handler: it lets the batch in flight finish and raises
-`SIGTERMException` (then `RunCheckpoint.on_exception` saves last.ckpt). SIGINT is routed the same
-way. Outside Lightning's loops (data preparation, start-up) a signal stops the run at once.
+SLURM, Kubernetes and `timeout` send SIGTERM; Ctrl+C sends SIGINT; SLURM's warning before a time
+limit or a preemption (`--signal`) is SIGUSR1 for Lightning's convention and SIGUSR2 for
+submitit's. During `trainer.fit`/`test` Lightning has its own SIGTERM handler: it lets the batch in
+flight finish and raises `SIGTERMException` (then `RunCheckpoint.on_exception` saves last.ckpt).
+Every other signal is routed the same way. Outside Lightning's loops (data preparation, start-up)
+a signal stops the run at once.
+
+These handlers are installed before Lightning's: Lightning then leaves SIGUSR1 alone (it adds its
+SLURM handler only where none is installed) and composes its SIGTERM handler with this one, so
+exactly one path saves and requeues, never two racing.
 """
 
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+
+ROUTED = (signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2)  # through Lightning's SIGTERM path
+WARNINGS = (signal.SIGUSR1, signal.SIGUSR2)  # SLURM's "your time is up soon": save and requeue
 
 
 class RunInterrupted(BaseException):
@@ -31,13 +41,22 @@ class SignalRecord:
     def name(self) -> str:
         return signal.Signals(self.signum or signal.SIGTERM).name
 
+    @property
+    def wants_requeue(self) -> bool:
+        """SLURM's warning signal: the job is about to be stopped and should come back.
+
+        SIGTERM is not: SLURM requeues a preempted or `scontrol requeue`d job itself, and a job
+        that `scancel` stopped must stay stopped.
+        """
+        return self.signum in WARNINGS
+
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         self.signum = self.signum or signum
         if signal.getsignal(signal.SIGTERM) == self._on_sigterm:  # a bound method: equal, not identical
             raise RunInterrupted(signum)  # not inside Lightning's loops: nothing to finish
         # Else Lightning's handler, which calls this one too, has flagged the trainer already.
 
-    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+    def _on_other(self, signum: int, frame: FrameType | None) -> None:
         self.signum = self.signum or signum
         current = signal.getsignal(signal.SIGTERM)
         if current == self._on_sigterm or not callable(current):
@@ -47,12 +66,13 @@ class SignalRecord:
 
 @contextmanager
 def handled_signals() -> Iterator[SignalRecord]:
-    """Route SIGTERM and SIGINT as above for the duration of a task; restore the old handlers after."""
+    """Route the signals as above for the duration of a task; restore the old handlers after."""
     record = SignalRecord()
-    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    previous = {s: signal.getsignal(s) for s in (signal.SIGTERM, *ROUTED)}
     try:
         signal.signal(signal.SIGTERM, record._on_sigterm)
-        signal.signal(signal.SIGINT, record._on_sigint)
+        for signum in ROUTED:
+            signal.signal(signum, record._on_other)
     except ValueError:  # not the main thread (a sweep's worker thread): leave signals alone
         yield record
         return

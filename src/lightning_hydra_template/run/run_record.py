@@ -20,9 +20,10 @@ log = logging.getLogger(__name__)
 def recorded_run(
     cfg: DictConfig, summary: dict[str, Any], run_dir: Path, writer: bool, resumed_at_step: int | None = None
 ) -> Iterator[None]:
-    """The run's record: `resolved_config.yaml` as it starts; the block run with SIGTERM and SIGINT
-    handled (`interruption`); `summary["status"]` (and `error`) filled as it ends, and `metrics.json`
-    written. Files are written by the `writer` process only.
+    """The run's record: `resolved_config.yaml` as it starts; the block run with SIGTERM, SIGINT,
+    SIGUSR1 and SIGUSR2 handled (`interruption`: SLURM's warning signal also requeues the job);
+    `summary["status"]` (and `error`) filled as it ends, and `metrics.json` written. Files are
+    written by the `writer` process only.
 
     A resumed run that fails or stops before its first new step leaves the run's metrics.json as
     it was: the record of what the run did stays true.
@@ -51,6 +52,10 @@ def recorded_run(
                 summary["signal"] = signals.name if signals.signum else type(error).__name__
                 write()
                 log.error("%s", _resume_hint(run_dir, summary["signal"]))
+                if signals.wants_requeue and writer:  # last: SLURM stops this job as it requeues it
+                    from .slurm_job import requeue_this_job
+
+                    requeue_this_job()
                 raise SystemExit(signals.exit_code) from None
             if is_pruned(error):  # Optuna stopped this trial early: not a failure
                 summary["status"] = RunStatus.PRUNED
@@ -64,7 +69,14 @@ def recorded_run(
 
 
 def _resume_hint(run_dir: Path, cause: str) -> str:
-    last = run_dir / "checkpoints" / "last.ckpt"
-    if last.is_file():
-        return f"Training interrupted by {cause}; resume with: python train.py ckpt_path={last}"
+    """The command that continues the run, naming the file with its newest state (quoted for the
+    shell and for Hydra when its path needs it)."""
+    import shlex
+
+    from .resume import newest_checkpoint, quoted
+
+    newest = newest_checkpoint(run_dir)
+    if newest is not None:
+        command = shlex.quote(f"ckpt_path={quoted(str(newest))}")
+        return f"Training interrupted by {cause}; resume with: python train.py {command}"
     return f"Training interrupted by {cause} before any checkpoint was saved; start it again."

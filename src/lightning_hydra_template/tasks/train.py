@@ -3,12 +3,13 @@
 python train.py experiment=cnn
 python train.py experiment=mlp optimizer=sgd optimizer.lr=0.05 scheduler=cosine trainer.max_epochs=3
 python train.py ckpt_path=logs/train/runs/<run>/checkpoints/last.ckpt     # resume that run, in place
+python train.py ckpt_path=auto hydra.run.dir=logs/train/runs/<name>        # the same command continues it
 """
 
 import logging
 import os
-import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ from ..errors import ConfigError
 log = logging.getLogger(__name__)
 
 
-def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
+def train(cfg: DictConfig, sweeping: bool = False, resumed_run: DictConfig | None = None) -> dict[str, Any]:
     """Fit and test the model `cfg` describes; return the run's summary (also `metrics.json`).
+
+    `resumed_run`: the config of the run `cfg.ckpt_path` continues, to refuse what cannot change.
 
     `metrics.json` is written however the run ends: `status` is completed, interrupted (SIGTERM or
     SIGINT: last.ckpt holds the state to resume from), pruned or failed (with the error).
@@ -31,11 +34,14 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     from lightning.pytorch.utilities import rank_zero_only
 
     from ..config.startup import begin
-    from ..run.resume import ResumePoint
+    from ..config.versions import check_torchvision_loads
+    from ..run.provenance import checkpoint_provenance, versions_line, write_provenance
+    from ..run.resume import ResumePoint, check_resume_changes
     from ..run.run_record import recorded_run
     from ..run.run_summary import print_summary
     from ..run_status import RunStatus
 
+    check_torchvision_loads()  # a mismatched pair fails here in one line, not deep in a build
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     is_writer = rank_zero_only.rank == 0
     begin(cfg, is_writer)
@@ -43,18 +49,27 @@ def train(cfg: DictConfig, sweeping: bool = False) -> dict[str, Any]:
     resume = ResumePoint.of(cfg)
     if resume is not None and cfg.get("train"):
         resume.check_there_is_more_to_train(cfg)
+    if resume is not None and resumed_run is not None:
+        check_resume_changes(resumed_run, cfg, resume.progress)
     summary: dict[str, Any] = {"status": RunStatus.RUNNING, "run_dir": str(run_dir), "metrics": {}}
     if resume is not None:
         summary["resumed_from"] = {"checkpoint": resume.path, "global_step": resume.global_step}
+    provenance = None
+    if is_writer:  # the code, command and versions this start ran with (a resume adds its own)
+        record = write_provenance(run_dir)
+        log.info("Provenance in %s: %s", run_dir / "provenance.json", versions_line(record))
+        provenance = checkpoint_provenance(record)
     # resolved_config.yaml now, metrics.json however the run ends
     with recorded_run(cfg, summary, run_dir, is_writer, resume.global_step if resume else None):
-        _fit_and_test(cfg, sweeping, summary, resume)
+        _fit_and_test(cfg, sweeping, summary, resume, provenance)
     if is_writer:  # once the status is known
         print_summary(summary)
     return summary
 
 
-def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resume) -> None:
+def _fit_and_test(
+    cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resume, provenance: dict[str, Any] | None
+) -> None:
     import lightning as L
 
     from ..config.builders import (
@@ -65,8 +80,9 @@ def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resu
         build_model,
         build_trainer,
     )
+    from ..config.monitors import check_monitors
     from ..run.resume import starting_weights
-    from ..run.run_summary import log_hparams
+    from ..run.run_summary import log_hparams, swept_values
     from ..run_status import scalar_metrics
 
     started = time.perf_counter()
@@ -77,8 +93,18 @@ def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resu
     scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
     model = build_model(cfg, datamodule, optimizer=build(cfg.optimizer), scheduler=scheduler)
     starting_weights(model, cfg, resume)
+    if hasattr(model, "epoch_metrics"):
+        check_monitors(cfg, model.epoch_metrics())
     loggers = build_loggers(cfg, purge_step=resume.tensorboard_purge_step if resume else None)
-    callbacks = build_callbacks(cfg, with_logger=bool(loggers))
+    callbacks = build_callbacks(cfg, with_logger=bool(loggers), provenance=provenance)
+    if cfg.get("time_budget"):
+        from ..callbacks.time_budget import TimeBudget
+
+        callbacks.append(TimeBudget(cfg.time_budget))
+    if resume is not None:
+        from ..callbacks.configured_learning_rate import ConfiguredLearningRate
+
+        callbacks.append(ConfiguredLearningRate())  # optimizer.lr given now applies, not the checkpoint's
     # Lightning restores the trainer from the checkpoint this task read already: one read per run.
     already_read = {resume.path: resume.checkpoint} if resume else None
     trainer: L.Trainer = build_trainer(cfg, callbacks, loggers, sweeping, already_read)
@@ -88,28 +114,64 @@ def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resu
         class_names=list(cfg.data.class_names),
     )
 
+    if cfg.get("train") and cfg.get("tune"):
+        _tune(cfg, trainer, model, datamodule, summary, callbacks, resume is not None)
     metrics = summary["metrics"]
     try:
         if cfg.get("train"):
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
             metrics.update(scalar_metrics(trainer.callback_metrics))
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        summary["best_checkpoint"] = best or None
+        best = best_checkpoint(trainer)
         if cfg.get("test"):
             if not best:
                 log.warning(
                     "No best checkpoint (no checkpoint callback, or no validation): testing current weights."
                 )
-            trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-            metrics.update(scalar_metrics(trainer.callback_metrics))
+            trainer.test(model, datamodule=datamodule, ckpt_path=best)
     finally:
+        # However the run ended (interrupted, diverged, failed in testing): what it measured last
+        # (epoch 0's validation, say) and a best.ckpt that was saved stay facts of metrics.json.
+        metrics.update(scalar_metrics(trainer.callback_metrics))
         summary.update(
+            best_checkpoint=best_checkpoint(trainer),
             epochs=trainer.current_epoch,
             global_step=trainer.global_step,
             wall_time_s=round(time.perf_counter() - started, 1),
         )
     if trainer.is_global_zero:
-        log_hparams(trainer.loggers, cfg, metrics)
+        # A sweep's job: the HParams table shows the swept keys, and the sweep's objective first.
+        from hydra.core.hydra_config import HydraConfig
+
+        hydra_cfg = HydraConfig.get()
+        swept = (
+            swept_values(cfg, list(hydra_cfg.overrides.task), hydra_cfg.runtime.choices) if sweeping else None
+        )
+        log_hparams(trainer.loggers, cfg, metrics, swept, cfg.get("optimized_metric") if sweeping else None)
+
+
+def _tune(
+    cfg: DictConfig, trainer, model, datamodule, summary: dict, callbacks: list, resuming: bool
+) -> None:
+    """`tune=lr` / `tune=batch_size`: Lightning's Tuner, its answer applied to the run and recorded."""
+    from ..checkpoints.record_overrides import RecordRunOverrides
+    from ..config.tree import save_resolved_config
+    from ..run.tuning import tune_before_fit
+
+    run_dir = Path(summary["run_dir"])
+    applied = tune_before_fit(cfg, trainer, model, datamodule, run_dir, trainer.is_global_zero, resuming)
+    if applied:
+        summary["tuned"] = applied
+        for recorder in callbacks:
+            if isinstance(recorder, RecordRunOverrides):
+                recorder.overrides.append(applied)  # checkpoints replay the value, never the search
+        if trainer.is_global_zero:
+            save_resolved_config(cfg, run_dir)  # the value the run trains with
+
+
+def best_checkpoint(trainer) -> str | None:
+    """The best checkpoint's path, restored from the checkpoint on a resume; None when none is on disk."""
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    return best if best and Path(best).is_file() else None
 
 
 def objective(summary: dict[str, Any], name: str | None, sweeping: bool = True) -> float | None:
@@ -132,19 +194,44 @@ def train_and_report(cfg: DictConfig) -> float | None:
     """One run of `train.py` (or one job of a multirun); returns `optimized_metric` for Hydra sweepers."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
+    from lightning.pytorch.utilities import rank_zero_only
+
+    from ..run.run_lock import run_folder_lock
 
     sweeping = HydraConfig.get().mode == RunMode.MULTIRUN
-    return objective(train(cfg, sweeping), cfg.get("optimized_metric"), sweeping)
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    # The first rank holds the lock for all: the others share its folder by design.
+    with run_folder_lock(run_dir) if rank_zero_only.rank == 0 else nullcontext():
+        cfg, resumed_run = _with_checkpoint_to_resume(cfg, sweeping)
+        summary = train(cfg, sweeping, resumed_run)
+    return objective(summary, cfg.get("optimized_metric"), sweeping)
+
+
+def _with_checkpoint_to_resume(cfg: DictConfig, sweeping: bool) -> tuple[DictConfig, DictConfig | None]:
+    """`ckpt_path` as the file to resume (`auto`: the run folder's newest), with the resumed run's
+    own overrides replayed (not in a sweep, whose jobs are given theirs); and the resumed run's
+    own config, when known."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    from ..run.resume import checkpoint_to_resume, replayed_config
+
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
+    checkpoint = checkpoint_to_resume(cfg.get("ckpt_path"), run_dir)
+    with open_dict(cfg):
+        cfg.ckpt_path = checkpoint
+    if checkpoint is None or sweeping:
+        return cfg, None
+    return replayed_config(cfg, run_dir, list(hydra_cfg.overrides.task), hydra_cfg.job.config_name)
 
 
 _main = task_main(train_and_report, config_name="train", what="Training")
 
 
 def main() -> None:
-    """`python train.py ...`: a checkpoint's run resumed in place, then Hydra."""
-    from ..run.resume import resume_arguments
-
-    sys.argv = resume_arguments(sys.argv)
+    """`python train.py ...`: Hydra composes the config (a resume's run folder chosen by
+    `${run_folder:...}`, configs/hydra/train.yaml), then the run."""
     _main()
 
 

@@ -1,0 +1,64 @@
+"""Runs on a real one-node SLURM cluster (scripts/slurm_cluster.sh, started by the `slurm` fixture):
+jobs submitted through `hydra/launcher=slurm`, and what a requeued job does with its run folder."""
+
+from pathlib import Path
+
+import pytest
+
+from .helpers import read_metrics, run
+from .reliability.test_run_faults import SMALL_RUN, weights
+
+# What the local cluster has: CPUs, a little memory, no GPU. Tiny data, a few batches.
+ON_LOCAL_CLUSTER = [
+    "hydra/launcher=slurm",
+    "trainer=cpu",
+    "hydra.launcher.cpus_per_task=1",
+    "hydra.launcher.mem_gb=1",
+    "hydra.launcher.timeout_min=10",
+]
+TINY = ["debug=fast", "data.val_size=100"]
+
+
+@pytest.mark.slow
+def test_a_multirun_through_the_slurm_launcher_completes_as_a_slurm_job(slurm, fake_data_dir, tmp_path):
+    result = run(
+        "train.py", "-m", "experiment=mlp", *ON_LOCAL_CLUSTER, *TINY, f"hydra.sweep.dir={tmp_path}",
+        data_dir=fake_data_dir, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    summary = read_metrics(tmp_path / "0")
+    assert summary["status"] == "completed" and "test/acc" in summary["metrics"]
+    submitted = list((tmp_path / ".submitit").glob("*/*_submission.sh"))
+    assert len(submitted) == 1 and "#SBATCH" in submitted[0].read_text()  # it went through sbatch
+
+
+def requeue_times(path: Path) -> dict[str, float]:
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in path.read_text().splitlines()}
+
+
+@pytest.mark.slow
+def test_a_job_requeued_mid_epoch_continues_its_run_and_ends_as_if_left_alone(slurm, fake_data_dir, tmp_path):
+    alone = run("train.py", *SMALL_RUN, f"hydra.run.dir={tmp_path / 'alone'}", data_dir=fake_data_dir)
+    assert alone.returncode == 0, alone.stderr[-3000:]
+
+    times = tmp_path / "requeue_times.txt"
+    fault = ["+callbacks.fault._target_=tests.helpers.RequeueAtStep", "+callbacks.fault.step=14"]
+    result = run(
+        "train.py", "-m", *SMALL_RUN, *ON_LOCAL_CLUSTER, *fault, f"+callbacks.fault.times={times}",
+        f"hydra.sweep.dir={tmp_path / 'sweep'}", data_dir=fake_data_dir, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    run_dir = tmp_path / "sweep" / "0"
+    log = (run_dir / "train.log").read_text()
+    assert "Training interrupted by SIGTERM" in log  # the requeue stopped the first start ...
+    assert f"continuing {run_dir / 'checkpoints' / 'last.ckpt'}" in log  # ... the second went on
+    assert log.count("- epoch 0:") == 1 and log.count("- epoch 2:") == 1  # no epoch trained twice
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    summary = read_metrics(run_dir)
+    assert summary["status"] == "completed" and summary["resumed_from"]["global_step"] == 14
+    ours, theirs = weights(run_dir), weights(tmp_path / "alone")
+    assert max((ours[k] - theirs[k]).abs().max().item() for k in theirs) == 0
+
+    # What a requeue costs, from the request to the first training batch of the restarted job.
+    cost = requeue_times(times)
+    print(f"requeue cost: {cost['training again'] - cost['requeue']:.1f} s")
