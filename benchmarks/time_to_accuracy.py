@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # What experiment=cnn is made of, each taken out in turn (`--ablate` replaces these).
 ABLATIONS = {
     "fp32 instead of bf16 autocast": ["trainer.precision=32-true"],
-    "the reference's network": ["model.net.channels=[32,64]", "model.net.convs_per_block=2"],
+    "no label smoothing": ["loss.label_smoothing=0.0"],
+    "no flip TTA at test": ["model.test_flip_tta=false"],
     "channels-first": ["model.channels_last=false"],
     "no random crop": ["data.crop_padding=0"],
 }

@@ -66,6 +66,12 @@ def test_the_checkpoint_holds_the_average_and_the_trained_weights_apart(tmp_path
         assert torch.allclose(checkpoint["state_dict"][f"net.{name}"], average[name], atol=1e-6)
         assert torch.equal(checkpoint["current_model_state"][f"net.{name}"], last[name])
     assert not torch.allclose(average["layers.1.weight"], last["layers.1.weight"])
+    # the model's other state is the trained model's: the best validation accuracy so far, not -inf
+    assert torch.equal(
+        checkpoint["state_dict"]["val_acc_best.max_value"],
+        checkpoint["current_model_state"]["val_acc_best.max_value"],
+    )
+    assert torch.isfinite(checkpoint["state_dict"]["val_acc_best.max_value"])
 
 
 def test_export_and_serving_load_the_averaged_weights(tmp_path):

@@ -37,6 +37,16 @@ def test_probability_targets_sum_the_focal_terms_of_each_class():
     assert FocalLoss(gamma=1.0)(LOGITS, targets).item() == pytest.approx((image0 + image1) / 2)
 
 
+def test_label_smoothing_smooths_the_target_before_the_focal_terms():
+    # eps = 0.3 over 3 classes: image 0's target [0.1, 0.8, 0.1], image 1's [0.1, 0.1, 0.8]
+    image0 = -(
+        0.1 * (3 / 4) * math.log(1 / 4) + 0.8 * (1 / 2) * math.log(1 / 2) + 0.1 * (3 / 4) * math.log(1 / 4)
+    )
+    image1 = -(2 / 3) * math.log(1 / 3)  # every p is a third and the targets sum to 1
+    loss = FocalLoss(gamma=1.0, label_smoothing=0.3)(LOGITS, LABELS)
+    assert loss.item() == pytest.approx((image0 + image1) / 2)
+
+
 def test_a_negative_gamma_is_a_config_error():
     with pytest.raises(ConfigError, match="loss.gamma must be >= 0"):
         FocalLoss(gamma=-1.0)

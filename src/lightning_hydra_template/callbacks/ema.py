@@ -1,5 +1,6 @@
 """An exponential moving average of the weights, validated, tested and checkpointed in their place."""
 
+from itertools import chain
 from typing import Any
 
 import lightning as L
@@ -18,7 +19,21 @@ class EMA(EMAWeightAveraging):
     loaded while it still holds an average, which after `trainer.fit` includes testing best.ckpt in
     the same process, so the test would score the trained weights, not the checkpoint's average.
     Here only a resumed fit restores them; testing and predicting keep what the checkpoint saved.
+    And the averaged copy averages parameters and buffers only: the model's other saved state (the
+    best validation accuracy so far, a metric) is taken from the trained model, not from the copy,
+    where it stayed as it was when the copy was made (-inf for a maximum).
     """
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        super().on_save_checkpoint(trainer, pl_module, checkpoint)
+        if "current_model_state" not in checkpoint:  # outside fitting: nothing was swapped
+            return
+        averaged = {name for name, _ in chain(pl_module.named_parameters(), pl_module.named_buffers())}
+        for name, value in checkpoint["current_model_state"].items():
+            if name not in averaged:
+                checkpoint["state_dict"][name] = value
 
     def on_load_checkpoint(
         self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]

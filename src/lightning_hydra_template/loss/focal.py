@@ -10,22 +10,30 @@ from .weighted_loss import ClassWeightedLoss
 class FocalLoss(ClassWeightedLoss):
     """Mean over the batch of -sum_k w_k t_k (1 - p_k)^gamma log p_k.
 
-    t is the one-hot label (or the mixed label of mixup / cutmix), p the softmax of the logits,
-    w the class weights (1 without). gamma = 0 is cross-entropy; the paper's default is 2.
+    t is the one-hot label (or the mixed label of mixup / cutmix), smoothed as cross-entropy smooths
+    it ((1 - eps) t + eps / K), p the softmax of the logits, w the class weights (1 without).
+    gamma = 0 is cross-entropy; the paper's default is 2.
     torchvision's `sigmoid_focal_loss` is the one-vs-all (sigmoid) form for detection; this is the
     softmax form for single-label classification, which torch and torchvision do not ship.
     """
 
-    def __init__(self, gamma: float = 2.0, class_weights: list[float] | None = None) -> None:
+    def __init__(
+        self, gamma: float = 2.0, class_weights: list[float] | None = None, label_smoothing: float = 0.0
+    ) -> None:
         super().__init__(class_weights)
         if gamma < 0:
             raise ConfigError(f"loss.gamma must be >= 0, got {gamma}.")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ConfigError(f"loss.label_smoothing must be in [0, 1), got {label_smoothing}.")
         self.gamma = float(gamma)
+        self.label_smoothing = float(label_smoothing)
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         log_p = F.log_softmax(logits.float(), dim=-1)
         if targets.ndim == 1:
             targets = F.one_hot(targets, logits.shape[-1]).to(log_p.dtype)
+        if self.label_smoothing:
+            targets = (1 - self.label_smoothing) * targets + self.label_smoothing / logits.shape[-1]
         per_class = -targets * (1.0 - log_p.exp()).pow(self.gamma) * log_p
         weight = self.weight_for(logits)
         if weight is not None:
