@@ -147,7 +147,7 @@ def test_the_run_folder_records_which_rows_went_to_which_split(tmp_path):
         str(csv_path), cache_dir=str(tmp_path / "cache"), image_size=16, val_ratio=0.2
     )
     datamodule.trainer = SimpleNamespace(
-        default_root_dir=str(tmp_path / "run"), is_global_zero=True
+        default_root_dir=str(tmp_path / "run"), is_global_zero=True, world_size=1
     )  # as fit
     (tmp_path / "run").mkdir()
     datamodule.prepare_data()

@@ -54,7 +54,7 @@ def test_under_ddp_every_process_takes_the_first_processs_choice(tmp_path):
         num_workers=0,
     )  # fmt: skip
     datamodule.trainer = SimpleNamespace(
-        world_size=2, strategy=SimpleNamespace(broadcast=lambda obj, src: "stream")
+        world_size=2, is_global_zero=False, strategy=SimpleNamespace(broadcast=lambda obj, src: "stream")
     )
     datamodule.setup("fit")
     assert datamodule.storage == "stream"  # though its own auto would have kept a few KB in memory

@@ -134,7 +134,7 @@ def test_a_model_trained_on_streamed_photos_exports_and_predicts_with_their_resi
 ):
     from PIL import Image
 
-    from lightning_hydra_template.data.image_cache import to_channels_and_size
+    from lightning_hydra_template.data.image_files import to_channels_and_size
     from lightning_hydra_template.inference.onnx_predictor import OnnxPredictor
     from lightning_hydra_template.inference.predictor import Predictor
 

@@ -132,7 +132,12 @@ RULES = (
     Rule(("optimizer.lr",), lambda v: is_number(v) and v > 0, "a number > 0", "0.001"),
     Rule(("optimizer.weight_decay",), non_negative_number, "a number >= 0", "0.0"),
     Rule(("seed",), or_null(is_int), "an integer, or null (no seeding)", "42"),
-    Rule(("data.num_workers",), non_negative_int, "an integer >= 0 (0: load in the main process)", "4"),
+    Rule(
+        ("data.num_workers",),
+        or_null(non_negative_int),
+        "an integer >= 0 (0: load in the main process), or null (the datamodule's choice)",
+        "4",
+    ),
     Rule(("data.decode_workers", "decode_workers"), or_null(positive_int), "an integer >= 1, or null", "4"),
     # The options of predict.py, explain.py, export.py and serve.py (top-level keys of their configs).
     Rule(("top_k", "batch_size", "max_images", "parity_images"), positive_int, "a positive integer", "3"),

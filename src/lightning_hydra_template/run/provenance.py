@@ -105,6 +105,7 @@ def write_provenance(run_dir: Path, record: dict[str, Any] | None = None) -> dic
     from ..atomic_files import atomic_write_json, atomic_write_text
 
     record = dict(record or collect_provenance())
+    run_dir.mkdir(parents=True, exist_ok=True)  # the run's first file: before the config and metrics
     path = run_dir / PROVENANCE_FILE
     starts = _earlier_starts(path)
     git = record.get("git")

@@ -58,6 +58,11 @@ def with_run_config(
                 OmegaConf.update(merged, key[len(section) + 1 :], OmegaConf.select(cfg, key), merge=False)
         with open_dict(cfg):
             cfg[section] = merged
+    # The precision the run tested in (bf16 autocast changes the figures): eval reproduces them.
+    precision = OmegaConf.select(saved, "trainer.precision")
+    if precision is not None and not {"trainer", "trainer.precision"} & set(given):
+        with open_dict(cfg):
+            cfg.trainer.precision = precision
     log.info("Data and model config from %s", source)
     return cfg
 
