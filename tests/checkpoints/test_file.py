@@ -175,7 +175,9 @@ def corrupted_bytes(path: Path) -> None:
 
 def non_finite(path: Path) -> None:
     checkpoint = small_checkpoint()
-    checkpoint["state_dict"]["layer.weight"][3, 5] = float("nan")
+    checkpoint["state_dict"]["net.layer.weight"] = torch.ones(8, 8)
+    checkpoint["state_dict"]["net.layer.weight"][3, 5] = float("nan")
+    checkpoint["state_dict"]["val_acc_best.max_value"] = torch.tensor(float("-inf"))  # a metric: may be
     torch.save(checkpoint, path)
 
 
@@ -195,7 +197,7 @@ BAD_FILES: dict[str, tuple[Callable[[Path], Any], str]] = {
     "plain pickle": (plain_pickle, "is a Python pickle, not a checkpoint this template wrote"),
     "not lightning": (not_lightning, "is a PyTorch file but not a Lightning checkpoint"),
     "corrupted bytes": (corrupted_bytes, "is damaged: the bytes of"),
-    "non-finite weights": (non_finite, "holds non-finite weights (layer.weight has NaN or infinity)"),
+    "non-finite weights": (non_finite, "holds non-finite weights (net.layer.weight has NaN or infinity)"),
 }
 
 

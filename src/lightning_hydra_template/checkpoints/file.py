@@ -74,14 +74,23 @@ def check_crcs(path: Path) -> None:
         )
 
 
+NET = "net."  # the network's tensors in the LightningModule's state dict
+
+
 def check_finite(path: Path, state_dict: Any) -> None:
-    """No floating-point tensor of the weights holds NaN or infinity: training never saves such weights."""
+    """No floating-point tensor of the network holds NaN or infinity: training never saves such weights.
+
+    The network's tensors only: a metric's state may be infinite by design (the best accuracy so
+    far starts at -inf, as in a checkpoint saved before the first validation).
+    """
     import torch
 
     if not isinstance(state_dict, dict):
         raise CheckpointError(f"{path} has no state_dict of tensors. {USE_ANOTHER}")
     for name, tensor in state_dict.items():
-        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point() and not tensor.isfinite().all():
+        if not name.startswith(NET) or not isinstance(tensor, torch.Tensor):
+            continue
+        if tensor.is_floating_point() and not tensor.isfinite().all():
             raise CheckpointError(
                 f"{path} holds non-finite weights ({name} has NaN or infinity): it is damaged, or was "
                 f"saved after training diverged. {USE_ANOTHER}"
