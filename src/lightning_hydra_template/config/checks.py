@@ -176,8 +176,15 @@ def check_config(cfg: DictConfig) -> None:
     problems += [unlimited_epochs_problem(values), checkpoint_problem(values)]
     problems = [problem for problem in problems if problem]
     if problems:
-        lines = "\n".join(f"  - {problem}" for problem in problems)
-        raise ConfigError(f"{len(problems)} config value(s) cannot work:\n{lines}")
+        raise cannot_work(problems)
+
+
+def cannot_work(problems: list[str]) -> ConfigError:
+    """One problem as one line; several as a count, then one line each."""
+    if len(problems) == 1:
+        return ConfigError(problems[0])
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    return ConfigError(f"{len(problems)} config values cannot work:\n{lines}")
 
 
 def leaves(node: DictConfig | ListConfig, prefix: str = "") -> Iterator[tuple[str, Any]]:

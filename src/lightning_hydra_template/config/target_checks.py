@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from ..errors import ConfigError
+from .checks import cannot_work
 
 SKIPPED = object()  # a value this check leaves to others: nested objects, `???`, bad interpolations
 
@@ -25,8 +25,7 @@ def check_targets(cfg: DictConfig) -> None:
     """Raise one `ConfigError` listing every key that does not fit its target, one line each."""
     problems = [problem for key, node in targets(cfg) for problem in target_problems(key, node)]
     if problems:
-        lines = "\n".join(f"  - {problem}" for problem in problems)
-        raise ConfigError(f"{len(problems)} config value(s) cannot work:\n{lines}")
+        raise cannot_work(problems)
 
 
 def targets(node: Any, prefix: str = "") -> Iterator[tuple[str, DictConfig]]:
