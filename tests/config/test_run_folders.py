@@ -43,3 +43,9 @@ def test_torchrun_ranks_without_a_shared_id_are_told_to_pass_the_folder(tmp_path
     monkeypatch.delenv("SLURM_NTASKS", raising=False)
     with pytest.raises(RunFolderError, match="hydra.run.dir="):
         claim_new_dir(str(tmp_path / "runs" / "t"))
+
+
+def test_a_run_folder_given_on_the_command_line_claims_no_other(compose_config, tmp_path):
+    # Hydra's merge of the config layers resolves a run folder it then replaces: none is claimed.
+    compose_config([f"hydra.run.dir={tmp_path / 'given'}"])
+    assert not (tmp_path / "logs" / "train" / "runs").exists()
