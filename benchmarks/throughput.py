@@ -261,6 +261,11 @@ def plain_loop(config: list[str], batch_size: int, steps: int, data_dir: str) ->
     )
     apply_lr_multipliers(optimizer)
     schedule = instantiate(cfg.scheduler).build(optimizer, steps)["scheduler"] if cfg.scheduler else None
+    loss_fn = (
+        instantiate(cfg.loss) if cfg.get("loss") else torch.nn.functional.cross_entropy
+    )  # the template's
+    # The template's precision: bf16 autocast when the config asks for it (experiment=cnn does).
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.trainer.precision == "bf16-mixed")
 
     step_starts, batch_sizes = [], []
     net.train()
@@ -274,7 +279,11 @@ def plain_loop(config: list[str], batch_size: int, steps: int, data_dir: str) ->
                 break
             step_starts.append(time.time())
             x = preprocess(images[index], training=True).contiguous(memory_format=memory_format)
-            loss = torch.nn.functional.cross_entropy(net(x), labels[index])
+            y = labels[index]
+            if data.mixing is not None:  # mixup / cutmix, as the datamodule mixes the template's batches
+                x, y = data.mixing(x, y)
+            with autocast:
+                loss = loss_fn(net(x), y)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -292,7 +301,8 @@ def plain_loop(config: list[str], batch_size: int, steps: int, data_dir: str) ->
         with torch.no_grad():
             for index in torch.arange(len(test)).split(1000):
                 x = preprocess(test.images[index], training=False).contiguous(memory_format=memory_format)
-                correct += (net(x).argmax(1) == test.labels[index]).sum().item()
+                with autocast:
+                    correct += (net(x).argmax(1) == test.labels[index]).sum().item()
         test_seconds = time.perf_counter() - started
     Path(os.environ["PLAIN_OUT"]).write_text(
         json.dumps(

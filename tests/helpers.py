@@ -14,6 +14,7 @@ from typing import Any
 
 import lightning as L
 import numpy as np
+import torch
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
@@ -51,6 +52,53 @@ class SignalAtStep(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         if trainer.global_step == self.step:
             os.kill(os.getpid(), self.signum)
+
+
+class RecordTrainingBatches(L.Callback):
+    """Writes `<folder>/rank<N>-epoch<E>.json`: a digest of each training image, batch by batch.
+
+    Added to a run as `+callbacks.record._target_=tests.helpers.RecordTrainingBatches
+    +callbacks.record.folder=...`, to see which samples each DDP process was given (with
+    augmentation off, a sample's prepared image is the same in every process).
+    """
+
+    def __init__(self, folder: str) -> None:
+        self.folder, self.batches = Path(folder), []
+
+    def on_train_batch_start(self, trainer: L.Trainer, module: L.LightningModule, batch: Any, *args) -> None:
+        import hashlib
+
+        self.batches.append([hashlib.sha1(image.cpu().numpy().tobytes()).hexdigest() for image in batch[0]])
+
+    def on_train_epoch_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"rank{trainer.global_rank}-epoch{trainer.current_epoch}.json"
+        (self.folder / name).write_text(json.dumps(self.batches))
+        self.batches = []
+
+
+class CrashAtStep(L.Callback):
+    """Fault injection: a bug, not a user's mistake: a RuntimeError once the optimizer took `step` steps."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step:
+            raise RuntimeError(f"injected crash at step {self.step}")
+
+
+class NaNWeightsAtStep(L.Callback):
+    """Fault injection: the network's first weight becomes NaN before the optimizer's step `step`,
+    as a bad batch or a too-high learning rate leaves it; the run then diverges."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module: L.LightningModule, *args: Any) -> None:
+        if trainer.global_step == self.step:
+            with torch.no_grad():
+                next(pl_module.parameters()).fill_(float("nan"))
 
 
 class RequeueAtStep(L.Callback):
@@ -304,3 +352,22 @@ def fashion_mnist_datamodule(data_dir: Path | str, **overrides: Any):
         for key in ("dataset", "class_names", "mean", "std")
     }
     return IDXDataModule(str(data_dir), **{**facts, **overrides})
+
+
+def fill(folder: Path) -> None:
+    """Fill the file system of `folder` to the last byte (a small tmpfs: a full disk, for real)."""
+    with open(folder / "filler", "wb", buffering=0) as f:
+        for block in (65536, 1):  # big writes, then the last partial block byte by byte
+            with contextlib.suppress(OSError):
+                while f.write(b"\0" * block):
+                    pass
+
+
+def timm_weights(path: Path, name: str) -> Path:
+    """A state-dict file of timm's `name` (seeded random weights, its 1000-class head): offline weights."""
+    import timm
+    import torch
+
+    torch.manual_seed(0)
+    torch.save(timm.create_model(name, pretrained=False).state_dict(), path)
+    return path

@@ -23,13 +23,14 @@ LAYERS = {
     "models": 2,
     "optim": 2,
     "callbacks": 2,
+    "loss": 2,
     # small shared utilities anyone may import
     "errors": 1,
     "atomic_files": 1,
     "console": 1,
     "run_status": 1,
 }
-DOMAIN = ("data", "models", "optim", "callbacks")
+DOMAIN = ("data", "models", "optim", "callbacks", "loss")
 
 
 def part_of(module: str) -> str | None:

@@ -2,11 +2,14 @@
 
 import errno
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from lightning_hydra_template.atomic_files import atomic_write_json, atomic_write_with
+from lightning_hydra_template.atomic_files import HOST, atomic_write_json, atomic_write_with
 from lightning_hydra_template.checkpoints.atomic_io import AtomicCheckpointIO
 from lightning_hydra_template.errors import StorageError
 
@@ -60,3 +63,16 @@ def test_metrics_are_strict_json_with_null_for_nan(tmp_path):
         "loss": None,
         "values": [1.0, None],
     }
+
+
+def test_temporary_files_of_dead_processes_are_removed_by_the_next_write(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its process number now names no process (kill -9 during a write left its file)
+    left = tmp_path / f".metrics.json.{HOST}.{dead.pid}.tmp"
+    live = tmp_path / f".metrics.json.{HOST}.{os.getppid()}.tmp"  # a process still running
+    other_host = tmp_path / f".metrics.json.elsewhere.{dead.pid}.tmp"  # another machine's: not ours to judge
+    for path in (left, live, other_host):
+        path.write_text("partial")
+    atomic_write_json(tmp_path / "metrics.json", {"status": "completed"})
+    assert not left.exists() and live.exists() and other_host.exists()
+    assert json.loads((tmp_path / "metrics.json").read_text()) == {"status": "completed"}

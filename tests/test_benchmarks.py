@@ -1,6 +1,7 @@
 """The benchmark scripts still run, in their shortest form (their figures live in benchmarks/README.md)."""
 
 import json
+import sys
 
 import pytest
 
@@ -90,3 +91,72 @@ def test_inference_races_eager_onnxruntime_and_torch_export(real_data_dir, tmp_p
     # PNG is lossless, so predict.py sees the pixels eager saw: the same accuracy, whatever it is.
     assert predicted["accuracy"] > 0.5 or predicted["accuracy"] == pytest.approx(predicted["eager_accuracy"])
     assert predicted["accuracy"] == pytest.approx(rows["eager", 256]["accuracy"], abs=1 / 512)
+
+
+@pytest.mark.slow
+def test_streaming_measures_peak_memory_and_races_imagefolder(tmp_path):
+    root = ("--root", str(tmp_path))
+    peak = run("benchmarks/streaming.py", *root, "peak", "--sizes", "40", "--storages", "stream")
+    assert peak.returncode == 0, peak.stderr[-3000:]
+    assert "| 40 | 6 MB | stream |" in peak.stdout and peak.stdout.strip().endswith("| 0 |")
+    race = run(
+        "benchmarks/streaming.py",
+        *root,
+        "throughput",
+        "--images",
+        "64",
+        "--rounds",
+        "2",
+        "--batch-size",
+        "16",
+    )
+    assert race.returncode == 0, race.stderr[-3000:]
+    assert "ImageFolder + DataLoader: median" in race.stdout and "stream (LitData): median" in race.stdout
+
+
+def test_time_to_accuracy_counts_the_first_validation_at_the_target():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tta", "benchmarks/time_to_accuracy.py")
+    sys.path.insert(0, "benchmarks")  # it imports throughput.py, its neighbour
+    try:
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove("benchmarks")
+    curve = [
+        {"seconds": 10.0, "val_acc": 0.91},
+        {"seconds": 20.0, "val_acc": 0.935},
+        {"seconds": 30.0, "val_acc": 0.94},
+    ]
+    assert module.first_reaching(curve, 0.93) == 20.0
+    assert module.first_reaching(curve, 0.95) is None
+
+
+@pytest.mark.slow
+def test_time_to_accuracy_races_a_recipe_against_the_reference_with_ablations(fake_data_dir, tmp_path):
+    report_path = tmp_path / "tta.json"
+    tiny = ["debug=fast", "trainer.max_epochs=2", "data.val_size=100", "model.net.channels=[4]"]
+    result = run(
+        "benchmarks/time_to_accuracy.py",
+        *("--seeds", "2", "--target", "0.0", "--json", str(report_path)),
+        *("--ablate", "fp32:trainer.precision=32-true", "--extra", *tiny),
+        data_dir=fake_data_dir,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    reference, recipe = report["reference"], report["recipe"]
+    assert reference["overrides"] == ["experiment=cnn_reference"] and recipe["overrides"] == [
+        "experiment=cnn"
+    ]
+    assert [run["seed"] for run in recipe["runs"]] == [42, 43] and reference["fit_ratio"] == 1.0
+    assert recipe["fit_ratio"] == pytest.approx(recipe["fit_s"] / reference["fit_s"])
+    for run_ in recipe["runs"]:
+        assert run_["epochs"] == 2 and 0.0 <= run_["test_acc"] <= 1.0
+        assert run_["time_to_target_s"] == run_["validations"][0]["seconds"]  # any accuracy reaches 0 %
+    assert recipe["test_acc_min"] <= recipe["test_acc_mean"] <= recipe["test_acc_max"]
+    (ablation,) = report["ablations"]
+    assert ablation["name"] == "fp32" and ablation["overrides"] == ["trainer.precision=32-true"]
+    assert ablation["fit_ratio"] == pytest.approx(ablation["fit_s"] / recipe["fit_s"])
+    assert "| taken out of the recipe |" in result.stdout

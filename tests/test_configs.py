@@ -51,6 +51,7 @@ def test_experiments_compose_and_build(compose_config, experiment, resnet18_weig
 GROUPS = [
     "data",
     "model",
+    "loss",
     "optimizer",
     "scheduler",
     "trainer",

@@ -2,9 +2,11 @@
 
 import csv
 import json
+import shlex
 
 import pytest
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
 
 from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import distribution
 
@@ -27,7 +29,9 @@ def sweep(data_dir, tmp_path, name: str, *overrides: str, trials: int = 3) -> li
 
 
 @pytest.mark.slow
-def test_a_search_writes_its_summary_and_the_same_command_continues_the_study(fake_data_dir, tmp_path):
+def test_a_search_writes_its_summary_and_the_same_command_continues_the_study(
+    fake_data_dir, tmp_path, compose_config
+):
     trials = sweep(fake_data_dir, tmp_path, "first")
     assert [t["state"] for t in trials] == ["COMPLETE"] * 3
     assert {
@@ -46,8 +50,31 @@ def test_a_search_writes_its_summary_and_the_same_command_continues_the_study(fa
     run0 = json.loads((tmp_path / "first" / "0" / "metrics.json").read_text())
     assert run0["metrics"]["val/acc_best"] == pytest.approx(float(trials[0]["value"]))
 
+    # Each trial names its run folder and best checkpoint; so does the best one, with the commands
+    # that retrain it as a single run and evaluate its checkpoint.
+    for t in trials:
+        assert t["run_dir"] == str(tmp_path / "first" / t["number"])
+        assert t["best_checkpoint"] == str(tmp_path / "first" / t["number"] / "checkpoints" / "best.ckpt")
+    best_row = next(t for t in trials if t["number"] == str(best["best_trial"]))
+    assert (
+        best["best_run_dir"] == best_row["run_dir"] and best["best_checkpoint"] == best_row["best_checkpoint"]
+    )
+    assert best["evaluate"] == f"python eval.py ckpt_path={best['best_checkpoint']}"
+    retrain = shlex.split(best["retrain"])
+    assert retrain[:3] == ["python", "train.py", "hparams_search=mlp_optuna"]
+    assert not [o for o in retrain if o.startswith("+pruning.")]  # a single run, not a trial
+    retrained = compose_config(retrain[2:])
+    for key, value in best["best_params"].items():
+        got = retrained.hydra.runtime.choices[key] if key == "optimizer" else OmegaConf.select(retrained, key)
+        assert str(got).replace(" ", "") == str(value).replace(" ", ""), key
+    # Every multirun's summary, an Optuna sweep's too: one row per trial.
+    with open(tmp_path / "first" / "summary.csv") as f:
+        assert [r["run_dir"] for r in csv.DictReader(f)] == [t["run_dir"] for t in trials]
+
     again = sweep(fake_data_dir, tmp_path, "second", trials=2)
     assert [t["number"] for t in again] == ["0", "1", "2", "3", "4"]
+    # Trials 3 and 4 ran in the second sweep's folders 0 and 1: named, not guessed from numbers.
+    assert [t["run_dir"] for t in again[3:]] == [str(tmp_path / "second" / str(i)) for i in (0, 1)]
 
 
 @pytest.mark.slow

@@ -23,12 +23,19 @@ class DataError(UserError, ValueError):
     """Input data is malformed; the message names the file (and the row)."""
 
 
+# Lightning's exception for a setting that cannot work here (`accelerator=tpu`, a GPU trainer on a
+# machine without one); its message names the argument. Matched by name: this module imports nothing.
+LIGHTNING_CONFIG_ERROR = "MisconfigurationException"
+
+
 def find_user_error(error: BaseException | None) -> UserError | None:
     """The `UserError` behind `error`, through wrappers such as Hydra's InstantiationException."""
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, UserError):
             return error
+        if type(error).__name__ == LIGHTNING_CONFIG_ERROR:
+            return ConfigError(" ".join(str(error).split()))
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
@@ -49,8 +56,20 @@ def reported_errors(task: str) -> Iterator[None]:
         if user_error is None:
             log.exception("%s failed; what was saved so far stays in the run folder.", task)
             raise
-        log.error("%s stopped: %s", task, user_error)
-        raise SystemExit(1) from None
+        log.error("%s%s%s", task, STOPPED, user_error)
+        raise ReportedExit(f"{task} stopped: {user_error}") from None
+
+
+STOPPED = " stopped: "  # how a task's last line names the error it stopped on
+
+
+class ReportedExit(SystemExit):
+    """Exit status 1 after a `UserError` was reported; `message` is the line printed, for whoever ran
+    the task in its own process (an Optuna sweep records it as the trial's reason)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(1)
+        self.message = message
 
 
 class DivergedError(UserError, FloatingPointError):

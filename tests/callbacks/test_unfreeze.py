@@ -1,5 +1,7 @@
 """callbacks=finetune: the head trains first; from `at_epoch` the frozen layers too, at a lower rate."""
 
+import logging
+
 import lightning as L
 import pytest
 import torch
@@ -22,13 +24,20 @@ class FeaturesAfterEachEpoch(L.Callback):
 
 
 @pytest.mark.parametrize("scheduler", SCHEDULERS)
-def test_frozen_layers_train_from_at_epoch_at_a_lower_rate_under_every_schedule(compose_config, scheduler):
+def test_frozen_layers_train_from_at_epoch_at_a_lower_rate_under_every_schedule(
+    compose_config, scheduler, caplog
+):
     cfg = compose_config([f"scheduler={scheduler}", "optimizer=adamw"])
     model = frozen_cnn(freeze=["features"], scheduler=build(cfg.scheduler) if cfg.scheduler else None)
     start = {k: v.clone() for k, v in model.net.features.state_dict().items()}
     epochs = FeaturesAfterEachEpoch()
 
-    trainer = fit_on_random_images(model, epochs=3, callbacks=[Unfreeze(at_epoch=1, lr_factor=0.1), epochs])
+    with caplog.at_level(logging.INFO, logger="lightning_hydra_template.callbacks.unfreeze"):
+        trainer = fit_on_random_images(
+            model, epochs=3, callbacks=[Unfreeze(at_epoch=1, lr_factor=0.1), epochs]
+        )
+    [said] = [r.getMessage() for r in caplog.records if "unfroze" in r.getMessage()]  # once, at its epoch
+    assert said.startswith("Epoch 1: unfroze features (") and "at 0.1 x the learning rate" in said
 
     after_head_only, after_unfrozen, _ = epochs.snapshots
     assert all(torch.equal(start[k], v) for k, v in after_head_only.items())  # weights and BN statistics

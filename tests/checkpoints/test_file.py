@@ -162,6 +162,25 @@ def plain_pickle(path: Path) -> None:
     path.write_bytes(pickle.dumps({"model": Opaque()}))
 
 
+def corrupted_bytes(path: Path) -> None:
+    """8 bytes overwritten inside a tensor's data: torch.load alone reads it without complaint."""
+    torch.save(small_checkpoint(), path)
+    with open(path, "r+b") as f:
+        f.seek(path.stat().st_size // 2)
+        f.write(b"\x00\x00\x00\x40" * 2)  # 2.0s where 1.0s were: finite, plausible; only the CRC tells
+    assert not torch.equal(
+        torch.load(path, weights_only=True)["state_dict"]["layer.weight"], torch.ones(64, 64)
+    )
+
+
+def non_finite(path: Path) -> None:
+    checkpoint = small_checkpoint()
+    checkpoint["state_dict"]["net.layer.weight"] = torch.ones(8, 8)
+    checkpoint["state_dict"]["net.layer.weight"][3, 5] = float("nan")
+    checkpoint["state_dict"]["val_acc_best.max_value"] = torch.tensor(float("-inf"))  # a metric: may be
+    torch.save(checkpoint, path)
+
+
 def not_lightning(path: Path) -> None:
     torch.save({"layer.weight": torch.randn(2, 4)}, path)  # a bare state dict
 
@@ -177,6 +196,8 @@ BAD_FILES: dict[str, tuple[Callable[[Path], Any], str]] = {
     "custom object": (custom_object, "is not a checkpoint this template wrote: it holds a Python object"),
     "plain pickle": (plain_pickle, "is a Python pickle, not a checkpoint this template wrote"),
     "not lightning": (not_lightning, "is a PyTorch file but not a Lightning checkpoint"),
+    "corrupted bytes": (corrupted_bytes, "is damaged: the bytes of"),
+    "non-finite weights": (non_finite, "holds non-finite weights (net.layer.weight has NaN or infinity)"),
 }
 
 

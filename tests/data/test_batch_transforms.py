@@ -45,3 +45,28 @@ def test_horizontal_flip_mirrors_about_half_the_images():
     unchanged = (flipped == images).flatten(1).all(1)
     assert (mirrored | unchanged).all()
     assert 400 < int(mirrored.sum()) < 600
+
+
+def test_random_erasing_zeroes_one_rectangle_per_chosen_image():
+    from lightning_hydra_template.data.batch_transforms import random_erasing
+
+    images = torch.ones(64, 1, 28, 28)
+    erased = random_erasing(images, probability=0.5, generator=torch.Generator().manual_seed(0))
+    zero = erased[:, 0] == 0
+    hit = zero.flatten(1).any(dim=1)
+    assert 10 < int(hit.sum()) < 54  # about half of the images
+    for mask in zero[hit]:
+        rows, cols = mask.any(dim=1).nonzero().flatten(), mask.any(dim=0).nonzero().flatten()
+        # one solid rectangle: the bounding box of the zeros is all zeros
+        assert bool(mask[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all())
+        assert 0.02 * 28 * 28 / 2 <= int(mask.sum()) <= 0.34 * 28 * 28 * 1.5  # rounding and clipping
+    assert torch.equal(erased[~hit], images[~hit])
+
+
+def test_random_erasing_is_for_training_batches_only():
+    from lightning_hydra_template.data.batch_transforms import BatchPreprocessor
+
+    preprocess = BatchPreprocessor(0.0, 1 / 255, random_erasing=1.0)  # pixel values unchanged
+    pixels = torch.full((8, 1, 28, 28), 7, dtype=torch.uint8)
+    assert bool((preprocess(pixels, training=False) == 7).all())
+    assert bool((preprocess(pixels, training=True) == 0).flatten(1).any(dim=1).all())

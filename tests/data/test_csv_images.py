@@ -1,8 +1,13 @@
+import csv
 import logging
 import os
+from collections import Counter
+from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from lightning_hydra_template.data import image_cache
 from lightning_hydra_template.data.csv_images import CSVImageDataModule
@@ -110,6 +115,49 @@ def test_every_bad_row_is_reported_at_once_with_line_and_file(dataset_with_bad_r
     assert "line 22: 'img_0_0.png': bad label: label 'one' is not a non-negative integer" in message
     assert "line 23: 'broken.png': undecodable image" in message
     assert "data.on_bad_rows=skip" in message
+
+
+def test_a_csv_whose_paths_are_relative_to_another_folder_names_the_folder_not_skipping(tmp_path):
+    # The CSV of images-to-csv, given without data.image_dir: skipping would skip every row.
+    csv_path = grey_pngs_headerless(tmp_path, per_class=6)
+    for on_bad_rows in ("error", "skip"):
+        with pytest.raises(DataError) as error:
+            make(csv_path, tmp_path, channels=1, on_bad_rows=on_bad_rows)
+        message = str(error.value)
+        assert f"Most files were looked up under data.image_dir={tmp_path} and are not there" in message
+        assert "set data.image_dir=<that folder>" in message and "on_bad_rows=skip" not in message
+
+
+def test_16_bit_pngs_train_on_the_same_pixels_as_their_8_bit_originals(tmp_path):
+    csv_path = grey_pngs_headerless(tmp_path, per_class=10)
+    eight_bit = make(csv_path, tmp_path, image_dir=str(tmp_path / "images"), channels=1, mean=0.5, std=0.25)
+    for path in (tmp_path / "images").glob("*.png"):
+        grey = np.asarray(Image.open(path), dtype=np.uint16)
+        Image.fromarray(grey * 257).save(path)  # the same image as a 16-bit PNG (mode I;16)
+    sixteen_bit = make(
+        csv_path, tmp_path / "16", image_dir=str(tmp_path / "images"), channels=1, mean=0.5, std=0.25
+    )
+    for split in ("train", "val", "test"):
+        assert torch.equal(sixteen_bit.datasets[split].images, eight_bit.datasets[split].images)
+
+
+def test_the_run_folder_records_which_rows_went_to_which_split(tmp_path):
+    csv_path = rgb_jpegs_with_names(tmp_path, per_class=10)
+    datamodule = CSVImageDataModule(
+        str(csv_path), cache_dir=str(tmp_path / "cache"), image_size=16, val_ratio=0.2
+    )
+    datamodule.trainer = SimpleNamespace(
+        default_root_dir=str(tmp_path / "run"), is_global_zero=True, world_size=1
+    )  # as fit
+    (tmp_path / "run").mkdir()
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    with open(tmp_path / "run" / "splits.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert Counter(row["split"] for row in rows) == {"train": 21, "val": 6, "test": 3}
+    assert len({row["file"] for row in rows}) == 30 and rows[0]["file"].startswith("images/")
+    val = [row for row in rows if row["split"] == "val"]
+    assert Counter(row["label"] for row in val) == {"cat": 2, "dog": 2, "fox": 2}  # stratified, by name
 
 
 def test_bad_rows_can_be_skipped_with_a_warning(dataset_with_bad_rows, tmp_path, caplog):
@@ -220,3 +268,10 @@ def test_torchvision_v2_transforms_augment_training_batches_only(tmp_path):
     assert datamodule.preprocess(batch[0], training=False).min() > 0  # no erasing at evaluation
     erased = datamodule.preprocess(batch[0], training=True)
     assert erased.shape == batch[0].shape and (erased == 0).any()
+
+
+def test_in_memory_splits_are_slices_of_one_decoded_array_not_copies(tmp_path):
+    csv_path = rgb_jpegs_with_names(tmp_path, per_class=4)
+    datamodule = make(csv_path, tmp_path, val_ratio=0.25, test_ratio=0.25)
+    storages = {datamodule.datasets[s].images.untyped_storage().data_ptr() for s in ("train", "val", "test")}
+    assert len(storages) == 1  # each image held once, whatever the number of images

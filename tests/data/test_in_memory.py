@@ -1,6 +1,10 @@
+import logging
+import warnings
+
+import pytest
 import torch
 
-from lightning_hydra_template.data.in_memory import InMemoryBatches, InMemoryImages
+from lightning_hydra_template.data.in_memory import InMemoryBatches, InMemoryDataModule, InMemoryImages
 
 
 def dataset(n: int = 10) -> InMemoryImages:
@@ -65,3 +69,26 @@ def test_moving_to_a_device_keeps_the_samples():
     moved = dataset().to(torch.device("cpu"))
     batch = next(iter(InMemoryBatches(moved, batch_size=3, shuffle=False)))
     assert batch[0].device.type == "cpu" and batch[1].tolist() == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("workers", "level", "said"),
+    [(0, logging.INFO, "replayed exactly (num_workers=0)"), (2, logging.WARNING, "drawn from a new shuffle")],
+)
+def test_a_mid_epoch_resume_says_once_what_holds_for_the_rest_of_the_epoch(caplog, workers, level, said):
+    datamodule = InMemoryDataModule(batch_size=4, num_workers=workers)
+    with caplog.at_level(logging.INFO, logger="lightning_hydra_template.data.in_memory"):
+        datamodule.load_state_dict({"train_position": [1, 3]})
+        datamodule.load_state_dict({"train_position": [2, 0]})  # at an epoch's start: nothing to say
+    [record] = caplog.records
+    assert record.levelno == level and "Resuming at batch 3 of epoch 1" in record.getMessage()
+    assert said in record.getMessage()
+    with warnings.catch_warnings(record=True) as caught:  # the filters as they are now, ours included
+        warnings.warn(LIGHTNINGS_WARNING, UserWarning, stacklevel=1)
+    assert not caught  # Lightning's own warning is not said besides
+
+
+LIGHTNINGS_WARNING = (
+    "You're resuming from a checkpoint that ended before the epoch ended and your dataloader is not "
+    "resumable. This can cause unreliable results if further training is done."
+)

@@ -31,7 +31,9 @@ def test_a_checkpoint_alone_rebuilds_the_model_in_another_process(compose_config
     hparams = torch.load(alone)["hyper_parameters"]  # plain values: torch's weights_only=True loads them
     assert hparams["net"]["_target_"].endswith("cnn.CNN") and hparams["net"]["hidden_size"] == 24
     assert hparams["class_names"][0] == "T-shirt/top"
-    assert hparams["preprocessing"] == {"channels": 1, "image_size": 28, "mean": [0.286], "std": [0.353]}
+    assert hparams["preprocessing"] == {
+        "channels": 1, "image_size": 28, "mean": [0.286], "std": [0.353], "resize": None
+    }  # fmt: skip
 
     model = ImageClassifier.load_from_checkpoint(alone, map_location="cpu").eval()
     torch.manual_seed(0)

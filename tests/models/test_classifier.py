@@ -120,3 +120,42 @@ def test_the_number_of_classes_is_the_number_of_class_names():
     assert ImageClassifier(MLP(1, 28, 3, hidden_sizes=[4]), class_names=names).hparams.num_classes == 3
     with pytest.raises(ConfigError, match="leave num_classes out"):
         ImageClassifier(MLP(1, 28, 3, hidden_sizes=[4]), num_classes=4, class_names=names)
+
+
+def test_the_configured_loss_trains_and_is_rebuilt_from_the_checkpoint(tmp_path):
+    from lightning_hydra_template.loss.focal import FocalLoss
+
+    focal = {"_target_": "lightning_hydra_template.loss.focal.FocalLoss", "gamma": 1.5, "class_weights": None}
+    model = tiny_model(optimizer=lambda params: torch.optim.SGD(params, lr=0.1), loss=focal)
+    assert isinstance(model.loss, FocalLoss) and model.loss.gamma == 1.5
+    mlp = {"in_channels": 1, "image_size": 28, "num_classes": 10, "hidden_sizes": [16]}
+    model.record_net_config({"_target_": "lightning_hydra_template.models.mlp.MLP", **mlp})
+    trainer = fit_briefly(model, epochs=1)
+    trainer.save_checkpoint(tmp_path / "focal.ckpt")
+
+    loaded = ImageClassifier.load_from_checkpoint(tmp_path / "focal.ckpt", weights_only=True)
+    assert isinstance(loaded.loss, FocalLoss) and loaded.loss.gamma == 1.5
+
+
+def test_without_a_loss_the_classifier_trains_with_plain_cross_entropy():
+    from lightning_hydra_template.loss.cross_entropy import CrossEntropy
+
+    model = tiny_model()
+    assert isinstance(model.loss, CrossEntropy) and model.loss.label_smoothing == 0.0
+    assert model.loss.class_weights is None
+
+
+def test_training_on_mixed_labels_takes_probabilities_and_scores_their_largest_share():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randn(16, 1, 28, 28, generator=generator)
+    labels = torch.arange(16) % 10
+    mixed = 0.7 * torch.nn.functional.one_hot(labels, 10) + 0.3 * torch.nn.functional.one_hot(
+        labels.roll(1), 10
+    )
+    model = tiny_model(optimizer=lambda params: torch.optim.SGD(params, lr=0.0))
+    with torch.no_grad():
+        loss, logits = model._step((images, mixed.float()), model.train_metrics)
+        expected = -(mixed * logits.log_softmax(dim=-1)).sum(dim=-1).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    accuracy = model.train_metrics.compute()["train/acc"]
+    assert accuracy.item() == pytest.approx((logits.argmax(-1) == labels).float().mean().item())

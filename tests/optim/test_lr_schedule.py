@@ -12,7 +12,7 @@ def test_a_lower_rate_for_features_holds_after_steps_under_every_schedule(compos
     cfg = compose_config(
         [f"scheduler={scheduler}", "optimizer=adamw", "model.lr_multipliers={features: 0.1}"]
     )
-    assert dict(cfg.model.lr_multipliers) == {"features": 0.1}  # as the README writes it, no ++ needed
+    assert dict(cfg.model.lr_multipliers) == {"features": 0.1}  # as the docs write it, no ++
     schedule = build(cfg.scheduler) if cfg.scheduler else None
     model = frozen_cnn(lr_multipliers=dict(cfg.model.lr_multipliers), scheduler=schedule)
 

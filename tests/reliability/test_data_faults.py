@@ -275,7 +275,19 @@ CACHE_DAMAGE = {
     "zeroed array": lambda array, meta: np.save(array, np.zeros_like(np.load(array))),
     "corrupt record": lambda array, meta: meta.write_text('{"shape": [30, 3'),
     "no record": lambda array, meta: meta.unlink(),
+    "edited header": lambda array, meta: edit_header_shape(array),
 }
+
+
+def edit_header_shape(array: Path) -> None:
+    """The header's first dimension made huge, the file's size kept: loading it asked for 128 TiB."""
+    data = array.read_bytes()
+    header_end = data.index(b"\n") + 1
+    header = data[:header_end].decode("latin1")
+    edited = header.replace("(30,", "(9999999999999,", 1)
+    edited = edited[: len(header) - 1].ljust(len(header) - 1) + "\n"  # same length: same file size
+    assert edited != header and len(edited) == len(header)
+    array.write_bytes(edited.encode("latin1") + data[header_end:])
 
 
 @pytest.mark.parametrize("damage", CACHE_DAMAGE)

@@ -204,6 +204,8 @@ def test_a_signal_saves_the_batch_it_stopped_after_and_the_resume_goes_on_from_t
     assert stopped.returncode == 128 + signum  # not 0: a scheduler must not count it as done
     summary = read_metrics(run_dir)
     assert summary["status"] == "interrupted" and summary["signal"] == signal.Signals(signum).name
+    assert 0 <= summary["metrics"]["val/acc"] <= 1  # epoch 0 was validated: a fact the record keeps
+    assert summary["best_checkpoint"] == str(run_dir / "checkpoints" / "best.ckpt")
     assert torch.load(run_dir / "checkpoints" / "last.ckpt")["global_step"] == 14  # mid-epoch, nothing lost
     last = run_dir / "checkpoints" / "last.ckpt"
     assert f"resume with: python train.py ckpt_path={last}" in stopped.stdout + stopped.stderr
@@ -360,3 +362,15 @@ def test_a_diverging_run_stops_with_one_line_and_saves_no_nan(fake_data_dir, tmp
         for name, tensor in torch.load(checkpoint)["state_dict"].items():
             if name.startswith("net."):
                 assert torch.isfinite(tensor).all(), (checkpoint.name, name)
+
+
+@pytest.mark.slow
+def test_a_run_that_diverges_after_its_best_checkpoint_records_it_and_its_metrics(fake_data_dir, tmp_path):
+    nan_in_epoch_1 = ["+callbacks.fault._target_=tests.helpers.NaNWeightsAtStep", "+callbacks.fault.step=15"]
+    result = run("train.py", *SMALL_RUN, *nan_in_epoch_1, f"hydra.run.dir={tmp_path}", data_dir=fake_data_dir)
+    assert result.returncode == 1 and "Training diverged" in result.stdout + result.stderr
+    summary = read_metrics(tmp_path)
+    assert summary["status"] == "failed" and summary["epochs"] == 1
+    best = tmp_path / "checkpoints" / "best.ckpt"
+    assert summary["best_checkpoint"] == str(best) and torch.load(best)["epoch"] == 0
+    assert 0 <= summary["metrics"]["val/acc"] <= 1  # epoch 0's validation

@@ -4,6 +4,7 @@ Each test injects the fault; sweeps run as users run them, `python train.py -m h
 """
 
 import contextlib
+import csv
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ from hydra_plugins.optuna_study_sweeper.optuna_study_sweeper import (
     ask,
     fail_stale_trials,
     open_study,
+    printed_error,
 )
 from lightning_hydra_template.config.project import PROJECT_ROOT
 from lightning_hydra_template.sweeps.trial import study_storage
@@ -118,6 +120,24 @@ def test_a_sweep_with_some_failed_trials_exits_zero_and_says_how_many(fake_data_
     assert "1 of 2 trials failed" in output
     assert best["trials"] == {"completed": 1, "pruned": 0, "failed": 1}
     assert best["best_trial"] == 1
+    with open(tmp_path / "sweep" / "trials.csv") as f:
+        [failed] = [row for row in csv.DictReader(f) if row["state"] == "FAIL"]
+    # The error the trial printed, not only its exit code.
+    assert failed["fail_reason"].startswith("Training stopped: trainer.max_epochs=0 must be")
+
+
+def test_the_error_a_trial_printed_last_is_its_reason(tmp_path):
+    output = tmp_path / "trial_output.log"
+    output.write_text(
+        "[INFO] - starting\n[ERROR] - Training stopped: 2 config values cannot work:\n"
+        "  - seed='abc' must be an integer\n  - data.num_workers=-1 must be an integer >= 0\n"
+    )
+    assert printed_error(output) == (
+        "Training stopped: 2 config values cannot work: - seed='abc' must be an integer "
+        "- data.num_workers=-1 must be an integer >= 0"
+    )
+    output.write_text("Traceback (most recent call last):\n  ...\nMemoryError\n")
+    assert printed_error(output) is None and printed_error(tmp_path / "none.log") is None
 
 
 # --- Trials whose process dies -------------------------------------------------------------------

@@ -40,9 +40,10 @@ def outcome_of(tmp_path, summary: dict) -> TrialOutcome:
 
 @pytest.mark.parametrize("status", [{"status": "completed"}, {}], ids=["completed", "no status recorded"])
 def test_a_completed_run_gives_its_value(tmp_path, status):
-    assert outcome_of(tmp_path, {**status, "metrics": {"val/acc_best": 0.75}}) == TrialOutcome(
-        RunStatus.COMPLETED, 0.75
-    )
+    best = str(tmp_path / "checkpoints" / "best.ckpt")
+    summary = {**status, "best_checkpoint": best, "metrics": {"val/acc_best": 0.75}}
+    # Where the trial ran travels with its value: the study keeps it (trials.csv, best.json).
+    assert outcome_of(tmp_path, summary) == TrialOutcome(RunStatus.COMPLETED, 0.75, "", str(tmp_path), best)
 
 
 def test_a_pruned_run_is_a_pruned_trial(tmp_path):

@@ -61,3 +61,44 @@ def test_imagenet_statistics_fit_grey_and_rgb_data(compose_config, channels):
     expected = (128 / 255 - torch.tensor([0.485, 0.456, 0.406])) / torch.tensor([0.229, 0.224, 0.225])
     expected = expected.mean().reshape(1) if channels == 1 else expected
     torch.testing.assert_close(images[0, :, 0, 0], expected, rtol=0.02, atol=0.02)
+
+
+@pytest.mark.parametrize("name", ["test_resnet", pytest.param("test_vit", marks=pytest.mark.slow)])
+def test_a_timm_backbone_trains_frozen_on_grey_images_and_exports(compose_config, tmp_path, name):
+    from lightning_hydra_template.tasks.export import export
+
+    from ..helpers import save_hydra_config, timm_weights
+
+    weights = timm_weights(tmp_path / f"{name}.pth", name)
+    frozen = {"test_resnet": ["conv1", "bn1", "layer1"], "test_vit": ["patch_embed", "blocks.0"]}[name]
+    image_size = {"test_resnet": 32, "test_vit": 160}[name]  # a ViT's patch grid is fixed by its weights
+    cfg = compose_config(
+        ["model=timm", f"model.net.name={name}", f"model.net.weights={weights}",
+         f"model.freeze=[{','.join(frozen)}]", f"data.image_size={image_size}", "trainer.max_epochs=1"]
+    )  # fmt: skip
+    save_hydra_config(cfg)
+    summary = train(cfg)
+    assert summary["status"] == "completed"
+
+    pretrained = torch.load(weights, weights_only=True)
+    trained = torch.load(summary["best_checkpoint"], weights_only=True)["state_dict"]
+    for key, tensor in trained.items():
+        inside = key.removeprefix("net.")
+        if any(inside.startswith(f"{module}.") for module in frozen) and tensor.dtype.is_floating_point:
+            if tensor.shape[1:2] == (1,):  # the grey first layer: the RGB filters summed, then kept
+                torch.testing.assert_close(tensor, pretrained[inside].sum(dim=1, keepdim=True))
+            elif "running_" not in inside:
+                assert torch.equal(tensor, pretrained[inside]), key  # frozen: as the file had it
+
+    # What serve.py and predict.py load: the checkpoint alone rebuilds the timm network, offline.
+    from PIL import Image
+
+    from lightning_hydra_template.inference.predictor import Predictor
+
+    predictor = Predictor.from_checkpoint(summary["best_checkpoint"], device="cpu")
+    [answer] = predictor.classify([Image.new("L", (28, 28), 128)])
+    assert answer["label"] in cfg.data.class_names and 0 <= answer["confidence"] <= 1
+
+    export_cfg = compose_config([f"ckpt_path={summary['best_checkpoint']}"], "export", fast=False)
+    result = export(export_cfg)
+    assert result["max_abs_diff"] <= 1e-4 and result["top1_agree"] == result["parity_images"]

@@ -10,13 +10,13 @@ import torch
 from PIL import Image
 
 from lightning_hydra_template.data.batch_transforms import BatchPreprocessor
-from lightning_hydra_template.errors import DataError
+from lightning_hydra_template.errors import DataError, StorageError
 from lightning_hydra_template.inference.predictor import Predictor
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.tasks.predict import predict
 from lightning_hydra_template.tasks.train import train
 
-from ..helpers import fake_images, run
+from ..helpers import fake_images, fill, run
 
 CLASSES = (
     "T-shirt/top",
@@ -79,7 +79,9 @@ def test_a_labelled_csv_gives_predictions_and_the_accuracy_eval_would(compose_co
     expected = evaluated_as_in_training(checkpoint, pixels)
     assert [r["label"] for r in rows] == [CLASSES[i] for i in expected.argmax(-1).tolist()]
     accuracy = (expected.argmax(-1) == torch.from_numpy(labels)).float().mean().item()
-    assert summary["metrics"]["test/acc"] == pytest.approx(accuracy)
+    assert summary["metrics"]["predict/acc"] == pytest.approx(accuracy)
+    top3 = (expected.topk(3, dim=-1).indices == torch.from_numpy(labels)[:, None]).any(-1).float().mean()
+    assert summary["metrics"]["predict/top3_acc"] == pytest.approx(top3.item())
     written = json.loads((Path(summary["predictions"]).parent / "metrics.json").read_text())
     assert written["metrics"] == summary["metrics"]
 
@@ -115,6 +117,64 @@ def test_a_folder_is_searched_recursively_and_unreadable_files_are_reported(
     assert "broken.png" in caplog.text
     with pytest.raises(DataError, match=r"(?s)1 unreadable images:.*broken.png"):
         predict_with(compose_config, checkpoint, root, "on_bad_images=error")
+
+
+def test_a_csv_follows_the_datamodules_path_rule_and_opens_nothing_outside_its_folder(
+    compose_config, checkpoint, new_images, caplog
+):
+    root, _, _ = new_images
+    outside = root.parent / "outside.png"
+    outside.write_bytes((root / "batch0" / "00.png").read_bytes())
+    csv_path = root / "labels.csv"
+    with open(csv_path, "a") as f:
+        f.write("/etc/passwd,Bag\n../outside.png,Bag\n")
+    summary = predict_with(compose_config, checkpoint, csv_path)
+    assert summary["images"] == 30 and summary["unreadable"] == 2
+    assert (
+        "/etc/passwd: path outside image_dir: absolute path; give it relative to csv.image_dir" in caplog.text
+    )
+    assert "outside.png: path outside image_dir: `..` leads out of csv.image_dir" in caplog.text
+    predicted = Path(summary["predictions"]).read_text()
+    assert "passwd" not in predicted and "outside.png" not in predicted
+
+
+def test_nothing_classified_is_an_error_and_a_csv_of_another_folder_names_it(
+    compose_config, checkpoint, new_images
+):
+    root, _, _ = new_images
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "a.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="No image was classified"):
+        predict_with(compose_config, checkpoint, broken)
+    # images-to-csv writes paths relative to the image folder; the CSV moved elsewhere loses them.
+    moved = root.parent / "labels.csv"
+    moved.write_text((root / "labels.csv").read_text())
+    with pytest.raises(DataError) as raised:
+        predict_with(compose_config, checkpoint, moved)
+    message = str(raised.value)
+    assert f"Most files were looked up under {root.parent} and are not there" in message
+    assert "csv.image_dir=<that folder>" in message and "No image was classified" in message
+    assert predict_with(compose_config, checkpoint, moved, f"csv.image_dir={root}")["images"] == 30
+
+
+def test_a_full_disk_is_one_line_naming_the_predictions_file(
+    compose_config, checkpoint, new_images, small_file_system
+):
+    root, _, _ = new_images
+    disk = small_file_system("1m")
+    fill(disk)
+    with pytest.raises(StorageError, match="Could not write .*preds.csv .No space left on device") as raised:
+        predict_with(compose_config, checkpoint, root, f"output={disk / 'preds.csv'}")
+    assert "\n" not in str(raised.value) and sorted(p.name for p in disk.iterdir()) == ["filler"]
+
+
+def test_a_16_bit_png_is_classified_as_its_8_bit_original(checkpoint, new_images, tmp_path):
+    root, pixels, _ = new_images
+    sixteen_bit = tmp_path / "scan16.png"
+    Image.fromarray(pixels[0].astype(np.uint16) * 257).save(sixteen_bit)
+    predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
+    assert torch.equal(predictor.to_pixels(sixteen_bit), predictor.to_pixels(root / "batch0" / "00.png"))
 
 
 def test_the_python_api_classifies_paths_pil_images_and_tensors_alike(checkpoint, new_images):

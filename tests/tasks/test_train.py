@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from lightning_hydra_template.errors import ConfigError
 from lightning_hydra_template.tasks.evaluate import evaluate
@@ -81,6 +82,37 @@ def test_eval_reuses_the_runs_config_and_reproduces_its_test_metrics(compose_con
     assert json.loads((Path(result["run_dir"]) / "metrics.json").read_text())["checkpoint"]
 
 
+def test_eval_of_a_checkpoint_that_does_not_fit_the_model_is_one_line_naming_the_tensor(compose_config):
+    train_cfg = compose_config(["experiment=cnn", *SMALL["cnn"]])
+    save_hydra_config(train_cfg)
+    checkpoint = train(train_cfg)["best_checkpoint"]
+    cfg = compose_config([f"ckpt_path={checkpoint}", "model.net.hidden_size=24"], "eval", fast=False)
+    with pytest.raises(ConfigError) as raised:
+        evaluate(cfg)
+    message = str(raised.value)
+    assert f"ckpt_path={checkpoint} does not fit the model" in message and "(16, " in message
+    assert "drop the model overrides that differ from training" in message and "\n" not in message
+
+
+def test_a_run_its_checkpoints_and_its_evaluation_say_where_they_came_from(compose_config):
+    train_cfg = compose_config(["experiment=mlp", *SMALL["mlp"]])
+    save_hydra_config(train_cfg)
+    summary = train(train_cfg)
+    run_dir = Path(summary["run_dir"])
+    [start] = json.loads((run_dir / "provenance.json").read_text())["starts"]
+    assert start["run_dir"] == str(run_dir) and start["packages"]["lightning"]
+    checkpoint = torch.load(summary["best_checkpoint"])
+    assert checkpoint["run_provenance"]["run_dir"] == str(run_dir)
+    assert checkpoint["run_provenance"]["git_commit"] == (start["git"] or {}).get("commit")
+
+    cfg = compose_config([f"ckpt_path={summary['best_checkpoint']}"], config_name="eval", fast=False)
+    result = evaluate(cfg)
+    assert result["trained_by"]["run_dir"] == str(run_dir)
+    [evaluated] = json.loads((Path(result["run_dir"]) / "provenance.json").read_text())["starts"]
+    assert evaluated["trained_by"] == checkpoint["run_provenance"]
+    assert evaluated["checkpoint"] == summary["best_checkpoint"]
+
+
 def test_eval_of_a_missing_checkpoint_says_where_checkpoints_are(compose_config, tmp_path):
     cfg = compose_config([f"ckpt_path={tmp_path / 'nope.ckpt'}"], config_name="eval", fast=False)
     with pytest.raises(FileNotFoundError, match="checkpoints/"):
@@ -130,3 +162,29 @@ def test_objective_is_the_named_metric_or_a_clear_error():
     with pytest.raises(ConfigError, match="choose one of: val/acc_best, test/acc"):
         objective(summary, "val/accuracy")
     assert objective(summary, "val/accuracy", sweeping=False) is None  # a single run only warns
+
+
+def test_a_sweeps_job_shows_its_swept_keys_in_hparams_and_the_objective_first(compose_config):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+    cfg = compose_config(["experiment=mlp", *SMALL["mlp"], "optimizer=sgd", "optimizer.lr=0.02"])
+    summary = train(cfg, sweeping=True)
+    events = EventAccumulator(str(Path(summary["run_dir"]) / "tensorboard"))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    start = HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+    shown = {key: value.ListFields()[0][1] for key, value in start.hparams.items()}
+    # The keys this job was given, as the run used them; not the hundreds of constant config values.
+    given = {key.lstrip("+~").split("=")[0] for key in cfg.hydra.overrides.task}
+    assert set(shown) == given
+    assert {k: shown[k] for k in ("experiment", "model.net.hidden_sizes", "optimizer", "optimizer.lr")} == {
+        "experiment": "mlp", "model.net.hidden_sizes": "[32]", "optimizer": "sgd", "optimizer.lr": 0.02
+    }  # fmt: skip
+    experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    assert experiment.metric_infos[0].name.tag == "hp/val_acc_best"  # train.yaml's optimized_metric
+    # hparams.yaml keeps the whole config.
+    assert (
+        "net"
+        in yaml.safe_load((Path(summary["run_dir"]) / "tensorboard" / "hparams.yaml").read_text())["model"]
+    )

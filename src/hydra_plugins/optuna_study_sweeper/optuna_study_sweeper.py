@@ -5,10 +5,10 @@ parameters, launches the trial as a Hydra job, and tells Optuna its result (or t
 """
 
 import csv
-import json
 import logging
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -29,7 +29,8 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf
 
-from lightning_hydra_template.run_status import RunStatus
+from lightning_hydra_template.errors import STOPPED
+from lightning_hydra_template.run_status import METRICS_FILE, RunStatus
 from lightning_hydra_template.sweeps.trial import (
     JOURNAL,
     TrialOutcome,
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 FAIL_REASON = "fail_reason"  # the user attribute a failed trial's reason is kept in
+# The user attributes naming each trial's run folder and best checkpoint: trial numbers and folder
+# numbers part once a study is continued by another sweep.
+RUN_DIR, BEST_CHECKPOINT = "run_dir", "best_checkpoint"
 INTERRUPTED = "interrupted"  # the user attribute that says which signal stopped a trial
 
 
@@ -181,7 +185,7 @@ class OptunaStudySweeper(Sweeper):
                 with self._stop_on_signals():
                     told = self._sweep_in_process(study, space, fixed, heartbeat)
         counts = count_states(told)
-        write_summary(study, sweep_dir, counts)
+        write_summary(study, sweep_dir, counts, fixed)
         if self.stop_code is not None:
             log.error(
                 "Sweep interrupted by %s after %d trials; the same command continues the study.",
@@ -280,18 +284,22 @@ class OptunaStudySweeper(Sweeper):
             [result] = self.launcher.launch([overrides], initial_job_idx=job)
         except SystemExit as stop:
             # A trial stopped by a UserError exits without a traceback, and Hydra lets SystemExit
-            # through: caught here, it fails that trial instead of ending the sweep. A trial stopped
-            # by a signal stops the sweep instead.
+            # through: caught here, it fails that trial instead of ending the sweep, for the reason
+            # the trial printed. A trial stopped by a signal stops the sweep instead.
             where = sweep_dir / str(job)
             outcome = trial_outcome(where, self.config.get("optimized_metric"))
             if outcome.state == RunStatus.INTERRUPTED and isinstance(stop.code, int):
                 self.stop_code = self.stop_code or stop.code
                 return outcome, where
-            return TrialOutcome(RunStatus.FAILED, reason=f"exited with code {stop.code}"), where
+            message = getattr(stop, "message", None)
+            reason = " ".join(message.split()) if message else f"exited with code {stop.code}"
+            return TrialOutcome(RunStatus.FAILED, reason=reason, run_dir=str(where)), where
         except Exception as error:
             # Its overrides did not compose, or its job died (killed, preempted past its requeues, out
             # of memory): submitit raises when it asks for the result. Either way, this trial only.
-            return TrialOutcome(RunStatus.FAILED, reason=_first_line(error)), sweep_dir / str(job)
+            return TrialOutcome(RunStatus.FAILED, reason=_first_line(error)), sweep_dir / str(
+                job
+            )  # no run folder
         run_dir = Path(result.hydra_cfg.hydra.runtime.output_dir)
         return trial_outcome(run_dir, self.config.get("optimized_metric")), run_dir
 
@@ -304,12 +312,12 @@ class OptunaStudySweeper(Sweeper):
             env = {**os.environ, "CUDA_VISIBLE_DEVICES": device}
             done = subprocess.run(command, env=env, stdout=out, stderr=subprocess.STDOUT, check=False)
         outcome = trial_outcome(run_dir, self.config.get("optimized_metric"))
-        if (
-            outcome.state == RunStatus.FAILED and done.returncode < 0
-        ):  # killed: the signal says more than the file
-            outcome = TrialOutcome(
-                RunStatus.FAILED, reason=f"killed by {signal.Signals(-done.returncode).name}"
-            )
+        if outcome.state == RunStatus.FAILED and done.returncode < 0:  # killed: the signal says more
+            why = f"killed by {signal.Signals(-done.returncode).name}"
+            outcome = TrialOutcome(RunStatus.FAILED, reason=why, run_dir=str(run_dir))
+        elif outcome.state == RunStatus.FAILED and not (run_dir / METRICS_FILE).exists():  # stopped early
+            why = printed_error(run_dir / "trial_output.log") or outcome.reason
+            outcome = TrialOutcome(RunStatus.FAILED, reason=why, run_dir=str(run_dir))
         return outcome, run_dir / "trial_output.log"
 
     def _sweep_in_slots(
@@ -435,15 +443,25 @@ def _first_line(error: BaseException) -> str:
 
 
 def _tell(study, trial, outcome: TrialOutcome, log_at: Path) -> "optuna.trial.FrozenTrial":
-    """Tell the study how the trial ended (read from its folder by `trial_outcome`)."""
+    """Tell the study how the trial ended (read from its folder by `trial_outcome`), and where it ran."""
     import optuna
 
+    for key, value in ((RUN_DIR, outcome.run_dir), (BEST_CHECKPOINT, outcome.best_checkpoint)):
+        if value:
+            trial.set_user_attr(key, value)
     if outcome.state == RunStatus.PRUNED:
         log.info("Trial %d pruned", trial.number)
         return study.tell(trial, state=optuna.trial.TrialState.PRUNED)
     if outcome.state in (RunStatus.FAILED, RunStatus.INTERRUPTED):  # interrupted in a slot: process gone
         return _fail(study, trial, f"{outcome.reason}; see {log_at}")
     return study.tell(trial, outcome.value)
+
+
+def printed_error(output: Path) -> str | None:
+    """The error a trial's process printed last (`<Task> stopped: <message>`, to the end), if any."""
+    text = output.read_text(errors="replace") if output.is_file() else ""
+    found = list(re.finditer(rf"\w+{STOPPED}", text))
+    return " ".join(text[found[-1].start() :].split()) if found else None
 
 
 def _fail(study, trial, why: str) -> "optuna.trial.FrozenTrial":
@@ -486,38 +504,76 @@ def report_outcome(counts: dict[str, int], sweep_dir: Path) -> None:
     log.warning("%d of %d trials failed; see %s", counts[RunStatus.FAILED], total, where)
 
 
-def write_summary(study, sweep_dir: Path, counts: dict[str, int]) -> None:
+def write_summary(study, sweep_dir: Path, counts: dict[str, int], fixed: list[str] = ()) -> None:
     """best.json, trials.csv and the optimisation-history and parameter-importance plots.
 
     best.json holds the study's best trial once any trial of it completed, and always how this
     sweep's trials ended (`counts`), so a sweep that learned nothing never looks like a result.
+    With a best trial it names its run folder and checkpoint and the commands that retrain it and
+    evaluate it, which are also logged. trials.csv names each trial's run folder and checkpoint.
     """
     import optuna
+
+    from lightning_hydra_template.atomic_files import atomic_write_json
 
     complete = study.get_trials(deepcopy=False, states=[optuna.trial.TrialState.COMPLETE])
     best = {}
     if complete:
+        trial = study.best_trial
         best = {
             "best_value": study.best_value,
             "best_params": study.best_params,
-            "best_trial": study.best_trial.number,
+            "best_trial": trial.number,
+            "best_run_dir": trial.user_attrs.get(RUN_DIR),
+            "best_checkpoint": trial.user_attrs.get(BEST_CHECKPOINT),
+            **best_trial_commands(trial, fixed),
         }
     summary = {"study": study.study_name, "trials": counts, **best}
-    (sweep_dir / "best.json").write_text(json.dumps(summary, indent=2) + "\n")
+    atomic_write_json(sweep_dir / "best.json", summary)
     names = sorted({name for t in study.trials for name in t.params})
     with open(sweep_dir / "trials.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["number", "state", "value", *names, "last_reported_step", FAIL_REASON])
+        header = ["number", "state", "value", *names, "last_reported_step", RUN_DIR, BEST_CHECKPOINT]
+        writer.writerow([*header, FAIL_REASON])
         for t in study.trials:
             last_step = max(t.intermediate_values, default="")
             params = [t.params.get(n, "") for n in names]
+            where = [t.user_attrs.get(RUN_DIR, ""), t.user_attrs.get(BEST_CHECKPOINT, "")]
             why = t.user_attrs.get(FAIL_REASON, "")
-            writer.writerow([t.number, t.state.name, t.value, *params, last_step, why])
+            writer.writerow([t.number, t.state.name, t.value, *params, last_step, *where, why])
     if complete:
         _plot(optuna.visualization.matplotlib.plot_optimization_history, study, sweep_dir / "history.png")
     if len(complete) >= 2 and names:
         _plot(optuna.visualization.matplotlib.plot_param_importances, study, sweep_dir / "importances.png")
     log.info("Sweep summary in %s: %s", sweep_dir, best or "no completed trial")
+    if best:
+        log.info("Retrain the best trial (%d): %s", best["best_trial"], best["retrain"])
+        if best["evaluate"]:
+            log.info("Evaluate its best checkpoint: %s", best["evaluate"])
+
+
+def best_trial_commands(trial, fixed: list[str]) -> dict[str, str | None]:
+    """The commands that retrain `trial` as a single run and evaluate its best checkpoint.
+
+    The trial's overrides come from its run folder (`.hydra/overrides.yaml`), which holds what that
+    trial ran with even when an earlier sweep with other overrides ran it; without the folder, this
+    sweep's overrides and the trial's parameters.
+    """
+    import shlex
+
+    from lightning_hydra_template.sweeps.trial import replayable_trial_overrides
+
+    run_dir = trial.user_attrs.get(RUN_DIR)
+    saved = Path(run_dir) / ".hydra" / "overrides.yaml" if run_dir else None
+    if saved is not None and saved.is_file():
+        overrides = replayable_trial_overrides(OmegaConf.to_container(OmegaConf.load(saved)))
+    else:
+        overrides = [*fixed, *(f"{k}={v}" for k, v in trial.params.items())]
+    checkpoint = trial.user_attrs.get(BEST_CHECKPOINT)
+    return {
+        "retrain": shlex.join(["python", "train.py", *overrides]),
+        "evaluate": shlex.join(["python", "eval.py", f"ckpt_path={checkpoint}"]) if checkpoint else None,
+    }
 
 
 def _plot(plot, study, path: Path) -> None:

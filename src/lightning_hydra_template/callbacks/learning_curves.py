@@ -47,9 +47,9 @@ class LearningCurves(L.Callback):
     def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         self._record_ended_epoch(trainer)
         if trainer.is_global_zero and self.history:
-            numbered = {epoch + 1: values for epoch, values in self.history.items()}  # epochs from 1
+            # Epochs from 0, as Lightning counts them in train.log, the progress bar and checkpoints.
             folder = Path(self.dirpath or trainer.default_root_dir)
-            atomic_write_bytes(folder / "curves.png", png_bytes(epoch_curves(numbered, self.panels)))
+            atomic_write_bytes(folder / "curves.png", png_bytes(epoch_curves(self.history, self.panels)))
 
     def _record_ended_epoch(self, trainer: L.Trainer) -> None:
         if self._epoch_ended is not None:

@@ -29,6 +29,8 @@ class SampleImages(L.Callback):
         if writer is None:
             return
         images, labels = batch[0][: self.count], batch[1][: self.count]
+        if labels.ndim == 2:  # mixup / cutmix: class probabilities, titled by their largest share
+            labels = labels.argmax(dim=-1)
         titles = [pl_module.class_names[i] for i in labels.tolist()]
         with torch.no_grad():
             grid = image_grid(display_images(images, trainer), titles, self.columns)

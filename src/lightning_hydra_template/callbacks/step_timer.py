@@ -1,15 +1,18 @@
-"""Record when each training step starts and how long testing takes, for benchmarks."""
+"""Record when each training step starts, when each validation ends, and how long testing takes,
+for benchmarks."""
 
-import json
 import resource
 import time
 from pathlib import Path
 
 import lightning as L
 
+from ..atomic_files import atomic_write_json
+
 
 class StepTimer(L.Callback):
-    """Writes `step_times.json`: wall-clock start of every training step, test duration, peak RSS.
+    """Writes `step_times.json`: wall-clock start of every training step, test duration, peak RSS,
+    and for time-to-accuracy the fit's duration and each validation's accuracy with its time.
 
     Timing reads the host clock only: no device synchronisation, so it does not slow the steps it
     measures (on a GPU, queued work evens out over the many steps a rate is computed from).
@@ -21,6 +24,27 @@ class StepTimer(L.Callback):
         self.batch_sizes: list[int] = []
         self.test_seconds: float | None = None
         self._last_step_end: float | None = None
+        self.fit_started: float | None = None
+        self.fit_seconds: float | None = None
+        # [{"epoch", "seconds" (since the fit started), "val_acc"}] per validation, sanity check aside
+        self.validations: list[dict] = []
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self.fit_started = time.time()
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        # At validation's end, not its epoch end: callbacks' epoch-end hooks run before the module's,
+        # which logs val/acc.
+        accuracy = trainer.callback_metrics.get("val/acc")
+        if trainer.sanity_checking or self.fit_started is None or accuracy is None:
+            return
+        self.validations.append(
+            {
+                "epoch": trainer.current_epoch,
+                "seconds": time.time() - self.fit_started,
+                "val_acc": float(accuracy),
+            }
+        )
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
         self.step_starts.append(time.time())
@@ -34,6 +58,8 @@ class StepTimer(L.Callback):
         # a fixed few hundred ms that would be charged to the last step, and so to the rate.
         if self._last_step_end is not None:  # None: no training step ran
             self.step_starts.append(self._last_step_end)
+        if self.fit_started is not None:  # the whole fit: steps, validations, checkpoints
+            self.fit_seconds = time.time() - self.fit_started
 
     def on_test_epoch_start(self, trainer, pl_module) -> None:
         self._test_started = time.perf_counter()
@@ -52,13 +78,14 @@ class StepTimer(L.Callback):
             return
         if not self.path.parent.is_dir():
             self.path.parent.mkdir(parents=True)
-        self.path.write_text(
-            json.dumps(
-                {
-                    "step_starts": self.step_starts,
-                    "batch_sizes": self.batch_sizes,
-                    "test_seconds": self.test_seconds,
-                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                }
-            )
+        atomic_write_json(
+            self.path,
+            {
+                "step_starts": self.step_starts,
+                "batch_sizes": self.batch_sizes,
+                "test_seconds": self.test_seconds,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "fit_seconds": self.fit_seconds,
+                "validations": self.validations,
+            },
         )

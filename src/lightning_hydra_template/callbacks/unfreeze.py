@@ -1,10 +1,14 @@
 """Gradual unfreezing: train the head first, then, from `at_epoch`, the frozen layers at a lower rate."""
 
+import logging
+
 import lightning as L
 from lightning.pytorch.callbacks import BaseFinetuning
 from torch.optim import Optimizer
 
 from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 # Group keys that are learning rates: the unfrozen layers get them times `lr_factor`.
 LR_KEYS = ("lr", "initial_lr", "max_lr", "min_lr")
@@ -46,6 +50,11 @@ class Unfreeze(BaseFinetuning):
         new = [p for p in frozen if id(p) not in known]  # on resume, the groups are back already
         if new:
             self._add_groups(pl_module, optimizer, new)
+        rates = ", ".join(f"{group['lr']:.3g}" for group in optimizer.param_groups)
+        log.info(
+            "Epoch %d: unfroze %s (%d tensors) at %g x the learning rate; the groups' rates are now %s",
+            epoch, ", ".join(pl_module.hparams["freeze"]), len(frozen), self.lr_factor, rates,
+        )  # fmt: skip
 
     def _add_groups(self, pl_module: L.LightningModule, optimizer: Optimizer, params: list) -> None:
         template = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}

@@ -41,8 +41,9 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             kept = (
                 f"the previous {path.name} is unchanged" if path.exists() else f"no {path.name} was written"
             )
+            reason = error.__cause__ if isinstance(error, StorageError) else error  # atomic_open's, unwrapped
             raise StorageError(
-                f"Could not write {path} ({error}); {kept}. Free space on that disk, or point the run "
+                f"Could not write {path} ({reason}); {kept}. Free space on that disk, or point the run "
                 "elsewhere with paths.log_dir=/another/disk."
             ) from error
 

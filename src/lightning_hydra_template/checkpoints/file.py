@@ -3,10 +3,15 @@
 torch's own errors name neither the file nor a fix, and its `weights_only` refusal suggests
 loading with `weights_only=False`, which runs whatever code the file holds: none of its text is
 passed on. Checkpoints this template writes hold tensors and plain values only.
+
+Every task (train's resume and init_from, eval, predict, export, serve, explain) opens its
+checkpoint here first, so this is where damage is caught: `torch.load` does not verify the zip's
+CRCs, and a file with a few flipped bytes otherwise loads into NaN (or plausible but wrong) weights.
 """
 
 import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +47,54 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path} is a PyTorch file but not a Lightning checkpoint (it has no {', '.join(missing)}); "
             f"it was not written by this template's training. {USE_ANOTHER}"
         )
+    if head.startswith(ZIP_MAGIC):
+        check_crcs(path)
+    check_finite(path, checkpoint["state_dict"])
     return checkpoint
+
+
+def check_crcs(path: Path) -> None:
+    """Every entry of the zip archive torch.save wrote matches the CRC recorded when it was written.
+
+    Reads the file once more: 0.045 s for a 134 MB resnet18 checkpoint with its Adam state (in the
+    page cache, 2-core machine), against 0.05 s for torch.load: the cost of never training from,
+    evaluating or serving corrupted weights.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise CheckpointError(
+            f"{path} is damaged: its zip archive does not read ({error}). {USE_ANOTHER}"
+        ) from None
+    if damaged is not None:
+        raise CheckpointError(
+            f"{path} is damaged: the bytes of {damaged} do not match the checksum recorded when it was "
+            f"saved (corrupted on disk or in a copy). {USE_ANOTHER}"
+        )
+
+
+NET = "net."  # the network's tensors in the LightningModule's state dict
+
+
+def check_finite(path: Path, state_dict: Any) -> None:
+    """No floating-point tensor of the network holds NaN or infinity: training never saves such weights.
+
+    The network's tensors only: a metric's state may be infinite by design (the best accuracy so
+    far starts at -inf, as in a checkpoint saved before the first validation).
+    """
+    import torch
+
+    if not isinstance(state_dict, dict):
+        raise CheckpointError(f"{path} has no state_dict of tensors. {USE_ANOTHER}")
+    for name, tensor in state_dict.items():
+        if not name.startswith(NET) or not isinstance(tensor, torch.Tensor):
+            continue
+        if tensor.is_floating_point() and not tensor.isfinite().all():
+            raise CheckpointError(
+                f"{path} holds non-finite weights ({name} has NaN or infinity): it is damaged, or was "
+                f"saved after training diverged. {USE_ANOTHER}"
+            )
 
 
 def first_bytes(path: Path) -> bytes:

@@ -7,6 +7,8 @@ machine, or shared with a colleague) loses its folder, so resume and `eval.py` r
 from typing import Any
 
 CHECKPOINT_KEY = "run_overrides"
+# Beside them, where the run ran and from which code (run/provenance.py `checkpoint_provenance`).
+PROVENANCE_KEY = "run_provenance"
 _NOT_REPLAYED = ("ckpt_path",)  # what the next invocation names itself
 
 

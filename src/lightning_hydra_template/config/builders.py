@@ -4,6 +4,8 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from ..errors import ConfigError
+
 
 def build(cfg: DictConfig, **kwargs: Any) -> Any:
     """`hydra.utils.instantiate`, the one place objects are made from config."""
@@ -43,28 +45,61 @@ def build_datamodule(cfg: DictConfig) -> Any:
     return datamodule
 
 
-def build_model(cfg: DictConfig, **kwargs: Any) -> Any:
-    """Build `cfg.model`, recording its network's resolved config so checkpoints can rebuild it."""
+def build_loss(cfg: DictConfig, datamodule: Any = None) -> Any:
+    """Build `cfg.loss` (None without one: the classifier's default cross-entropy).
+
+    `class_weights: auto` becomes the list derived from the training split's class counts, here,
+    once: written into `cfg.loss`, it is what the model records and every later process rebuilds.
+    """
+    from omegaconf import open_dict
+
+    from ..loss.class_weights import balanced_class_weights, check_class_weights
+
+    if cfg.get("loss") is None:
+        return None
+    weights = cfg.loss.get("class_weights")
+    if weights == "auto":
+        if datamodule is None or not hasattr(datamodule, "train_class_counts"):
+            raise ConfigError(
+                "loss.class_weights=auto needs a datamodule that counts its training split's classes; "
+                "give loss.class_weights as a list of one weight per class."
+            )
+        counts = datamodule.train_class_counts(cfg.data.num_classes)
+        with open_dict(cfg):
+            cfg.loss.class_weights = balanced_class_weights(counts, cfg.data.class_names)
+    elif weights is not None and not isinstance(weights, str):
+        check_class_weights(weights, cfg.data.num_classes)
+    return build(cfg.loss)
+
+
+def build_model(cfg: DictConfig, datamodule: Any = None, **kwargs: Any) -> Any:
+    """Build `cfg.model` with `cfg.loss`, recording the network's and the loss's resolved configs so
+    checkpoints can rebuild them."""
     from omegaconf import OmegaConf
 
-    model = build(cfg.model, **kwargs)
+    loss = build_loss(cfg, datamodule)
+    model = build(cfg.model, **({"loss": loss} if loss is not None else {}), **kwargs)
     net_config = OmegaConf.to_container(cfg.model.net, resolve=True)
     if "weights" in net_config:  # rebuilt from a checkpoint, the trained tensors replace any download
         net_config["weights"] = None
     model.record_net_config(net_config)
+    if loss is not None:
+        model.record_loss_config(OmegaConf.to_container(cfg.loss, resolve=True))
     return model
 
 
-def build_callbacks(cfg: DictConfig, with_logger: bool) -> list[Any]:
-    """`cfg.callbacks`, plus what every training run carries: its overrides in each checkpoint (resume
-    and eval.py need no folder) and, in an Optuna sweep, the trial's pruning callback."""
+def build_callbacks(
+    cfg: DictConfig, with_logger: bool, provenance: dict[str, Any] | None = None
+) -> list[Any]:
+    """`cfg.callbacks`, plus what every training run carries: its overrides and `provenance` in each
+    checkpoint (resume and eval.py need no folder) and, in an Optuna sweep, the trial's pruning callback."""
     from hydra.core.hydra_config import HydraConfig
 
     from ..checkpoints.record_overrides import RecordRunOverrides
     from ..sweeps.trial import trial_identity
 
     callbacks = build_each(cfg.get("callbacks"))
-    callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task)))
+    callbacks.append(RecordRunOverrides(list(HydraConfig.get().overrides.task), provenance))
     trial = trial_identity(cfg)
     if trial:  # this run is a trial of an Optuna sweep (hydra/sweeper=optuna_study)
         from ..sweeps.pruning import OptunaPruning
@@ -128,10 +163,33 @@ def build_trainer(
     from .ddp_guard import refuse_script_relaunch_in_sweep
 
     plugins = [AtomicCheckpointIO(already_read), *_on_slurm()]
-    trainer = build(cfg.trainer, callbacks=callbacks, logger=loggers or False, plugins=plugins)
+    trainer = build_lightning_trainer(cfg, callbacks=callbacks, logger=loggers or False, plugins=plugins)
     refuse_script_relaunch_in_sweep(trainer, sweeping)
     if not isinstance(trainer.accelerator, CUDAAccelerator):
         # Lightning asks torch to probe CUDA through NVML; without a GPU nothing caches the
         # answer and every optimizer step loads NVML again. Off CUDA, the cheap probe is safe.
         os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "0"
     return trainer
+
+
+def build_lightning_trainer(cfg: DictConfig, **kwargs: Any) -> Any:
+    """Build `cfg.trainer`; a package its accelerator or strategy needs and lacks (`accelerator=tpu`
+    without torch_xla) is a `ConfigError` naming the keys, not a traceback from Lightning's registry."""
+    from ..errors import ConfigError
+
+    try:
+        return build(cfg.trainer, **kwargs)
+    except Exception as error:
+        missing = _module_not_found(error)
+        if missing is None:
+            raise
+        chosen = ", ".join(f"trainer.{key}={cfg.trainer.get(key)}" for key in ("accelerator", "strategy"))
+        raise ConfigError(f"{chosen} needs a package that is not installed: {missing}") from error
+
+
+def _module_not_found(error: BaseException | None) -> ModuleNotFoundError | None:
+    while error is not None:
+        if isinstance(error, ModuleNotFoundError):
+            return error
+        error = error.__cause__ or error.__context__
+    return None

@@ -131,6 +131,25 @@ RULES = (
     Rule(("model.dropout", "model.*.dropout"), fraction, "a number in [0, 1)", "0.1"),
     Rule(("optimizer.lr",), lambda v: is_number(v) and v > 0, "a number > 0", "0.001"),
     Rule(("optimizer.weight_decay",), non_negative_number, "a number >= 0", "0.0"),
+    Rule(("seed",), or_null(is_int), "an integer, or null (no seeding)", "42"),
+    Rule(
+        ("data.num_workers",),
+        or_null(non_negative_int),
+        "an integer >= 0 (0: load in the main process), or null (the datamodule's choice)",
+        "4",
+    ),
+    Rule(("data.decode_workers", "decode_workers"), or_null(positive_int), "an integer >= 1, or null", "4"),
+    # The options of predict.py, explain.py, export.py and serve.py (top-level keys of their configs).
+    Rule(("top_k", "batch_size", "max_images", "parity_images"), positive_int, "a positive integer", "3"),
+    Rule(
+        ("max_batch_size", "workers_per_device", "max_pixels", "max_decodes"),
+        positive_int,
+        "a positive integer",
+        "8",
+    ),
+    Rule(("max_body_mb",), lambda v: is_number(v) and v > 0, "a number > 0 (megabytes)", "20"),
+    Rule(("port",), lambda v: is_int(v) and 1024 <= v <= 65535, "an integer from 1024 to 65535", "8000"),
+    Rule(("batch_timeout", "max_abs_diff"), non_negative_number, "a number >= 0", "0.01"),
     Rule(
         ("time_budget",),
         or_null(lambda v: is_number(v) and v > 0),
@@ -157,8 +176,15 @@ def check_config(cfg: DictConfig) -> None:
     problems += [unlimited_epochs_problem(values), checkpoint_problem(values)]
     problems = [problem for problem in problems if problem]
     if problems:
-        lines = "\n".join(f"  - {problem}" for problem in problems)
-        raise ConfigError(f"{len(problems)} config value(s) cannot work:\n{lines}")
+        raise cannot_work(problems)
+
+
+def cannot_work(problems: list[str]) -> ConfigError:
+    """One problem as one line; several as a count, then one line each."""
+    if len(problems) == 1:
+        return ConfigError(problems[0])
+    lines = "\n".join(f"  - {problem}" for problem in problems)
+    return ConfigError(f"{len(problems)} config values cannot work:\n{lines}")
 
 
 def leaves(node: DictConfig | ListConfig, prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -30,10 +30,13 @@ def task_main(task: Callable[[DictConfig], Any], config_name: str, what: str) ->
 
 
 def start(hydra_main: Callable[[], Any]) -> None:
-    """Make `${oc.env:PROJECT_ROOT}` and `${new_dir:...}` resolvable, then run the Hydra task."""
+    """Check the torch / torchvision pair, make `${oc.env:PROJECT_ROOT}` and `${new_dir:...}`
+    resolvable, then run the Hydra task."""
     from .project import CONFIG_DIR, export_project_root
     from .run_folders import register_resolvers
+    from .versions import check_installed_pair
 
+    check_installed_pair()  # from the packages' metadata: --help still imports no torch
     export_project_root()
     register_resolvers()
     sys.argv = null_groups_dropped(sys.argv, CONFIG_DIR)

@@ -7,6 +7,7 @@ from omegaconf import DictConfig
 from .checks import check_config
 from .host_memory import keep_freed_memory
 from .lightning_logging import hide_upstream_deprecation_noise, route_lightning_logs_to_hydra
+from .target_checks import check_targets
 from .tree import print_config_tree
 
 
@@ -18,4 +19,5 @@ def begin(cfg: DictConfig, is_writer: bool, save_dir: Path | None = None) -> Non
     if is_writer:
         print_config_tree(cfg, save_dir=save_dir)
     check_config(cfg)
+    check_targets(cfg)
     keep_freed_memory(cfg.get("malloc_trim_threshold_mb"))

@@ -41,8 +41,46 @@ def random_horizontal_flip(images: torch.Tensor, generator: torch.Generator | No
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
+def random_erasing(
+    images: torch.Tensor,
+    probability: float,
+    scale: tuple[float, float] = (0.02, 0.33),
+    ratio: tuple[float, float] = (0.3, 3.3),
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Zero a random rectangle in each image with probability `probability` (Zhong et al., 2017).
+
+    The rectangle covers a fraction of the image drawn from `scale`, with an aspect ratio drawn
+    log-uniformly from `ratio`, clipped to the image. On normalised images zero is the data's mean.
+    Written here rather than torchvision's `v2.RandomErasing` because that draws one rectangle per
+    call: given a batch, every image would lose the same one.
+    """
+    if probability <= 0:
+        return images
+    b, _, h, w = images.shape
+    device = images.device
+
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * torch.rand(b, device=device, generator=generator)
+
+    area = uniform(*scale) * h * w
+    aspect = uniform(*torch.tensor(ratio).log().tolist()).exp()
+    heights = (area * aspect).sqrt().round().clamp(1, h).long()
+    widths = (area / aspect).sqrt().round().clamp(1, w).long()
+    tops = (uniform(0, 1) * (h - heights + 1)).long()
+    lefts = (uniform(0, 1) * (w - widths + 1)).long()
+    erase = torch.rand(b, device=device, generator=generator) < probability
+    rows = torch.arange(h, device=device)[None, :]
+    cols = torch.arange(w, device=device)[None, :]
+    in_rows = (rows >= tops[:, None]) & (rows < (tops + heights)[:, None])  # [B, H]
+    in_cols = (cols >= lefts[:, None]) & (cols < (lefts + widths)[:, None])  # [B, W]
+    mask = in_rows[:, :, None] & in_cols[:, None, :] & erase[:, None, None]  # [B, H, W]
+    return images.masked_fill(mask[:, None], 0.0)
+
+
 class BatchPreprocessor:
-    """What a datamodule does to each uint8 batch on its device: augment (training), normalise, resize.
+    """What a datamodule does to each uint8 batch on its device: augment (training), normalise, resize,
+    erase (training).
 
     `transforms` are extra torchvision v2 transforms for training, applied image by image so each
     draws its own random parameters (v2 given a whole batch would draw one for all).
@@ -57,6 +95,8 @@ class BatchPreprocessor:
         transforms: list | None = None,
         channels: int | None = None,
         image_size: int | None = None,
+        resize: int | None = None,
+        random_erasing: float = 0.0,
     ) -> None:
         if channels == 1:  # RGB statistics (a pretrained network's) for grey images: their average
             mean, std = _grey(mean), _grey(std)
@@ -66,6 +106,10 @@ class BatchPreprocessor:
         self.transforms = list(transforms or [])
         self.channels = channels
         self.image_size = image_size
+        # Recorded, not applied here: how an image became `image_size` square before batching.
+        # None: squeezed whole to the square; a number: shorter side to it, then the centre crop.
+        self.resize = resize
+        self.random_erasing = random_erasing
 
     def __call__(self, images: torch.Tensor, training: bool) -> torch.Tensor:
         if training:
@@ -81,6 +125,8 @@ class BatchPreprocessor:
             images = images.expand(-1, self.channels, -1, -1)  # grey -> RGB without a copy
         if self.image_size is not None and self.image_size != images.shape[-1]:
             images = F.interpolate(images, size=self.image_size, mode="bilinear", align_corners=False)
+        if training:  # after normalising: the erased pixels take the data's mean
+            images = random_erasing(images, self.random_erasing)
         return images
 
     def describe(self) -> dict:
@@ -88,6 +134,7 @@ class BatchPreprocessor:
         return {
             "channels": self.channels,
             "image_size": self.image_size,
+            "resize": self.resize,
             "mean": torch.as_tensor(self.mean, dtype=torch.float64).flatten().tolist(),
             "std": torch.as_tensor(self.std, dtype=torch.float64).flatten().tolist(),
         }

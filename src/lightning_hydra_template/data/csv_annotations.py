@@ -6,11 +6,12 @@ import os
 import stat
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from ..errors import ConfigError, DataError, MissingFileError
+from .image_files import is_image_name
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+OUTSIDE, MISSING = "path outside image_dir", "missing file"  # kinds of `Problem` with a row's path
 SPLIT_NAMES = {"train": "train", "val": "val", "valid": "val", "validation": "val", "test": "test"}
 
 
@@ -38,7 +39,7 @@ def _looks_like_header(first: list[str], file_index: int) -> bool:
     """A first row whose file field is not an image name is a header (`image,label`)."""
     if file_index >= len(first):
         return True
-    return PurePath(first[file_index].strip()).suffix.lower() not in IMAGE_SUFFIXES
+    return not is_image_name(first[file_index].strip())
 
 
 def _column_index(column: int | str, header: list[str] | None, key: str, path: Path) -> int:
@@ -127,27 +128,29 @@ def read_rows(
     ]
 
 
-def resolve_image(row: Row, image_dir: Path) -> Path | Problem:
+def resolve_image(row: Row, image_dir: Path, key: str = "data.image_dir") -> Path | Problem:
     """The row's image file with symlinks followed; it must exist and stay inside `image_dir`.
 
+    The one path rule for a CSV's rows, in training and in predict.py (whose folder is `key`
+    csv.image_dir): a CSV handed over with a dataset never opens a file elsewhere (`/etc/passwd`).
     `image_dir` must be resolved already (`Path.resolve()`), so that only the components below it
     need looking at: one `lstat` each, about as cheap as the plain existence check.
     """
     if not row.file:
         return Problem("empty file name", row, "the file column is empty")
     if os.path.isabs(row.file) or os.path.splitdrive(row.file)[0]:
-        return Problem("path outside image_dir", row, "absolute path; give it relative to data.image_dir")
+        return Problem(OUTSIDE, row, f"absolute path; give it relative to {key}")
     inside = os.path.normpath(row.file)
     if inside == ".." or inside.startswith(".." + os.sep):
-        return Problem("path outside image_dir", row, "`..` leads out of data.image_dir")
+        return Problem(OUTSIDE, row, f"`..` leads out of {key}")
     try:
         path, is_file = _follow_links(str(image_dir), inside)
     except OSError:  # a missing folder or file on the way
         path, is_file = "", False
     if path and not path.startswith(os.path.join(image_dir, "")):  # "<image_dir>/", also for "/"
-        return Problem("path outside image_dir", row, f"a symlink leads out, to {path}")
+        return Problem(OUTSIDE, row, f"a symlink leads out, to {path}")
     if not is_file:
-        return Problem("missing file", row, f"no file {image_dir / inside}")
+        return Problem(MISSING, row, f"no file {image_dir / inside}")
     return Path(path)
 
 
@@ -226,6 +229,11 @@ class LabelEncoder:
 
 def _is_int(text: str) -> bool:
     return text.lstrip("+-").isdigit()
+
+
+def mostly_missing(problems: list[Problem], rows: int) -> bool:
+    """More than half of `rows` name no file: the paths are relative to another folder, not bad rows."""
+    return sum(p.kind == MISSING for p in problems) * 2 > rows > 0
 
 
 def describe_problems(problems: list[Problem], shown: int = 10) -> str:

@@ -4,7 +4,15 @@ import logging
 from pathlib import Path
 
 from ..errors import ConfigError, DataError
-from .csv_annotations import LabelEncoder, Problem, Row, check_split, describe_problems, resolve_image
+from .csv_annotations import (
+    LabelEncoder,
+    Problem,
+    Row,
+    check_split,
+    describe_problems,
+    mostly_missing,
+    resolve_image,
+)
 from .csv_splits import SPLITS, CSVSplits
 
 log = logging.getLogger(__name__)
@@ -55,12 +63,21 @@ def _check_row(
     return path, label
 
 
-def report_problems(problems: list[Problem], on_bad_rows: str, image_dir: Path) -> None:
-    """Every bad row at once: a warning when skipping them, else one error that lists them."""
+def report_problems(problems: list[Problem], on_bad_rows: str, image_dir: Path, rows: int) -> None:
+    """Every bad row at once: a warning when skipping them, else one error that lists them.
+
+    When most of the `rows` name no file, skipping is not the fix (it would skip nearly every
+    row): the message names the folder they were looked up in and the key that sets another.
+    """
     if not problems:
         return
     problems.sort(key=lambda p: (p.row.csv, p.row.line))
     summary = describe_problems(problems)
+    if mostly_missing(problems, rows):
+        raise DataError(
+            f"{summary}\nMost files were looked up under data.image_dir={image_dir} and are not there: "
+            "if the CSV's paths are relative to another folder, set data.image_dir=<that folder>."
+        )
     if on_bad_rows == "skip":
         log.warning("Skipping %s", summary)
         return

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from .csv_annotations import SPLIT_NAMES, Row, read_rows, require_two_classes
+from .folds import check_fold, split_fold
 
 log = logging.getLogger(__name__)
 SPLITS = ("train", "val", "test")
@@ -31,6 +32,8 @@ class CSVSplits:
         test_ratio: float,
         split_seed: int,
         columns: dict,
+        folds: int | None = None,
+        fold: int = 0,
     ) -> None:
         if (
             val_csv is None
@@ -41,6 +44,13 @@ class CSVSplits:
                 f"data.val_ratio={val_ratio} and data.test_ratio={test_ratio} must leave training rows: "
                 "0 < val_ratio, 0 <= test_ratio, and their sum below 1."
             )
+        check_fold(folds, fold)
+        if folds and val_csv and not test_csv:
+            raise ConfigError(
+                f"data.folds={folds} validates on part of the training and validation rows; testing would "
+                "reuse the validation rows: give the test rows their own file, data.test_csv."
+            )
+        self.folds, self.fold = folds, fold
         self.csv_path = csv_path
         self.split_csvs = {"val": val_csv, "test": test_csv}
         self.split_column = split_column
@@ -78,7 +88,18 @@ class CSVSplits:
                 rows = self._read_main()
                 self._rows = self._split_by_ratio(rows)
                 self._require_every_split(len(rows))
+            if self.folds:
+                self._rows = self._cross_validation_fold(self._rows)
         return self._rows
+
+    def _cross_validation_fold(self, rows: dict[str, list[Row]]) -> dict[str, list[Row]]:
+        """Fold `fold` of the training and validation rows validates, the others train; test stays."""
+        pool = rows["train"] + rows["val"]
+        train, val = split_fold([r.label for r in pool], self.folds, self.fold, self.split_seed)
+        in_file_order = [
+            sorted((pool[i] for i in part), key=lambda r: (r.csv, r.line)) for part in (train, val)
+        ]
+        return {**rows, "train": in_file_order[0], "val": in_file_order[1]}
 
     def _read(self, path: Path | str, split_column: int | str | None = None) -> list[Row]:
         return read_rows(Path(path).expanduser().resolve(), split_column=split_column, **self.columns)

@@ -10,7 +10,7 @@ import csv
 import sys
 from pathlib import Path
 
-from .csv_annotations import IMAGE_SUFFIXES
+from .image_files import image_suffixes, is_image_name
 
 
 def folder_rows(image_dir: Path) -> list[tuple[str, str]]:
@@ -18,7 +18,7 @@ def folder_rows(image_dir: Path) -> list[tuple[str, str]]:
     rows = []
     for class_dir in sorted(p for p in image_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for path in sorted(class_dir.rglob("*")):
-            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES:
+            if path.is_file() and is_image_name(path):
                 rows.append((path.relative_to(image_dir).as_posix(), class_dir.name))
     return rows
 
@@ -30,7 +30,7 @@ def write_csv(image_dir: Path, csv_path: Path) -> int:
     rows = folder_rows(image_dir)
     if not rows:
         raise SystemExit(
-            f"No images ({', '.join(sorted(IMAGE_SUFFIXES))}) in class folders under {image_dir}; "
+            f"No images ({', '.join(sorted(image_suffixes())[:8])}, ...) in class folders under {image_dir}; "
             "expected <image_dir>/<class>/<file>."
         )
     csv_path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,9 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, DataError, MissingFileError
+from .batch_mixing import batch_mixing
 from .batch_transforms import BatchPreprocessor
+from .folds import check_fold, split_fold
 from .idx import broken_file, read_idx
 from .in_memory import InMemoryDataModule, InMemoryImages
 
@@ -25,6 +27,8 @@ FILES = {
 
 class IDXDataModule(InMemoryDataModule):
     """A 60k/10k IDX dataset: a seeded train/val split of the official 60k, and the official 10k test.
+
+    With `folds`, validation is fold `fold` of a stratified k-fold of the 60k (`val_size` unused).
 
     `data_dir` holds torchvision's layout, `<dataset>/raw/*-ubyte[.gz]`; it may be read-only,
     since the `.gz` files are decoded in memory rather than extracted beside themselves.
@@ -48,9 +52,14 @@ class IDXDataModule(InMemoryDataModule):
         download: bool = True,
         crop_padding: int = 0,
         horizontal_flip: bool = False,
+        random_erasing: float = 0.0,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
         channels: int = 1,
         image_size: int = 28,
         num_classes: int = 10,
+        folds: int | None = None,
+        fold: int = 0,
     ) -> None:
         super().__init__(batch_size, eval_batch_size, num_workers, pin_memory, persistent_workers, on_device)
         if dataset not in DATASETS:
@@ -61,14 +70,23 @@ class IDXDataModule(InMemoryDataModule):
             raise ConfigError(f"data.channels must be 1 or 3, got {channels}.")
         if not 0 < val_size < 60_000:
             raise ConfigError(f"data.val_size must be between 1 and 59999, got {val_size}.")
+        check_fold(folds, fold)
+        self.folds, self.fold = folds, fold
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.dataset = dataset
         self.val_size = val_size
         self.split_seed = split_seed
         self.download = download
         self.preprocess = BatchPreprocessor(
-            mean, std, crop_padding, horizontal_flip, channels=channels, image_size=image_size
+            mean,
+            std,
+            crop_padding,
+            horizontal_flip,
+            channels=channels,
+            image_size=image_size,
+            random_erasing=random_erasing,
         )
+        self.mixing = batch_mixing(num_classes, mixup_alpha, cutmix_alpha)
         self.class_names = [str(name) for name in class_names]
 
     @property
@@ -121,12 +139,18 @@ class IDXDataModule(InMemoryDataModule):
     def setup(self, stage: str | None = None) -> None:
         if stage in (None, "fit", "validate") and "train" not in self.datasets:
             full = self._load("train")
-            if self.val_size >= len(full):
+            if not self.folds and self.val_size >= len(full):
                 raise ConfigError(
                     f"data.val_size={self.val_size} leaves no training images out of {len(full)}; lower it."
                 )
-            order = torch.randperm(len(full), generator=torch.Generator().manual_seed(self.split_seed))
-            train_idx, val_idx = order[: -self.val_size], order[-self.val_size :]
+            if self.folds:
+                train_idx, val_idx = (
+                    torch.from_numpy(i)
+                    for i in split_fold(full.labels.tolist(), self.folds, self.fold, self.split_seed)
+                )
+            else:
+                order = torch.randperm(len(full), generator=torch.Generator().manual_seed(self.split_seed))
+                train_idx, val_idx = order[: -self.val_size], order[-self.val_size :]
             self.datasets["train"] = InMemoryImages(full.images[train_idx], full.labels[train_idx])
             self.datasets["val"] = InMemoryImages(full.images[val_idx], full.labels[val_idx])
         # Every stage reads the test files (10k images, cheap): a broken one stops the run before

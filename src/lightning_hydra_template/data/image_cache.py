@@ -17,26 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic_files import atomic_write_json, atomic_write_with
+from .image_files import decode_image
 
 log = logging.getLogger(__name__)
-
-
-def decode_image(path: Path, channels: int, image_size: int) -> np.ndarray:
-    """One image file -> uint8 `[channels, image_size, image_size]` (converted and resized)."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return to_channels_and_size(image, channels, image_size)
-
-
-def to_channels_and_size(image, channels: int, image_size: int) -> np.ndarray:
-    """A PIL image -> uint8 `[channels, image_size, image_size]`: what training and prediction see."""
-    from PIL import Image
-
-    image = image.convert("L" if channels == 1 else "RGB")
-    image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
-    pixels = np.asarray(image, dtype=np.uint8)
-    return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
 
 
 def cache_key(csv_files: Sequence[Path], image_files: Sequence[Path], settings: dict) -> str:
@@ -61,11 +44,13 @@ def decode_all(
     image_size: int,
     workers: int | None = None,
     advance: Callable[[int], None] | None = None,
+    resize: int | None = None,
 ) -> tuple[np.ndarray, dict[int, str]]:
     """Decode `files` in a thread pool (Pillow releases the GIL) with a progress bar.
 
     Returns the images `[N, C, H, W]` (zeros where decoding failed) and the failures by index.
     `advance(n)` reports progress to a caller's own bar (one bar over many calls) instead.
+    `resize`: as `to_channels_and_size` (None: squeezed to the square; else shorter side, centre crop).
     """
     from rich.progress import track
 
@@ -74,7 +59,7 @@ def decode_all(
 
     def decode_into(index: int) -> None:
         try:
-            images[index] = decode_image(files[index], channels, image_size)
+            images[index] = decode_image(files[index], channels, image_size, resize)
         except Exception as error:  # PIL raises UnidentifiedImageError, OSError, ValueError...
             failures[index] = f"image does not decode: {error}"
 
@@ -137,15 +122,34 @@ def read_cache(
     size = array_path.stat().st_size if array_path.is_file() else 0
     if size != meta["bytes"]:
         raise DamagedCache(f"{array_path.name} holds {size} bytes, {meta_path.name} says {meta['bytes']}")
+    header_shape = _header_shape(array_path)
+    if header_shape != shape:  # an edited header: loading it would allocate what it claims (TiBs)
+        raise DamagedCache(f"{array_path.name}'s header says {list(header_shape or [])}, not {list(shape)}")
     try:
         images = np.load(array_path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as error:
+    except (OSError, ValueError, EOFError, MemoryError) as error:
         raise DamagedCache(f"{array_path.name} does not load: {error}") from None
     if images.shape != shape or images.dtype != np.uint8:
         raise DamagedCache(f"{array_path.name} holds {images.dtype} {list(images.shape)}")
     if checksum(images) != meta["checksum"]:
         raise DamagedCache(f"{array_path.name} does not match its checksum")
     return images, {int(i): str(reason) for i, reason in meta["failures"].items()}
+
+
+def _header_shape(array_path: Path) -> tuple[int, ...] | None:
+    """The shape the `.npy` header declares, read without loading the array; None when unreadable."""
+    try:
+        with open(array_path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, _, _ = read(f)
+    except (OSError, ValueError, EOFError):
+        return None
+    return tuple(shape)
 
 
 def _read_meta(meta_path: Path) -> dict:

@@ -1,5 +1,7 @@
 """A dataset of uint8 images held in memory, batched by indexing instead of per-sample collation."""
 
+import logging
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -7,7 +9,10 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from .batch_mixing import BatchMixing
 from .batch_transforms import BatchPreprocessor
+
+log = logging.getLogger(__name__)
 
 
 class InMemoryImages(Dataset):
@@ -114,8 +119,8 @@ def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, 
 class InMemoryDataModule(L.LightningDataModule):
     """Serves `self.datasets` (`train`, `val`, `test`: `InMemoryImages`) as uint8 batches.
 
-    Subclasses fill `datasets` and `preprocess` in `setup`; `preprocess` then finishes each batch
-    on its device (augmentation in training, normalisation, resizing).
+    Subclasses fill `datasets`, `preprocess` (and `mixing`, when on) in `setup`; `preprocess` then
+    finishes each batch on its device (augmentation in training, normalisation, resizing).
     """
 
     def __init__(
@@ -141,6 +146,7 @@ class InMemoryDataModule(L.LightningDataModule):
         self.seed = torch.initial_seed()
         self._train_position: tuple[int, int] | None = None  # from a checkpoint being resumed
         self.preprocess: BatchPreprocessor | None = None
+        self.mixing: BatchMixing | None = None  # mixup / cutmix of training batches, when on
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader | InMemoryBatches:
         if self.loader_options["num_workers"] == 0:
@@ -198,6 +204,40 @@ class InMemoryDataModule(L.LightningDataModule):
     def load_state_dict(self, state: dict) -> None:
         if state.get("train_position"):
             self._train_position = tuple(state["train_position"])
+            epoch, done = self._train_position
+            if done:
+                self._say_what_a_mid_epoch_resume_keeps(epoch, done)
+
+    def _say_what_a_mid_epoch_resume_keeps(self, epoch: int, done: int) -> None:
+        """Once, what holds for the rest of the epoch, in place of Lightning's warning.
+
+        Lightning warns of "unreliable results" on every mid-epoch resume whose loader is not its
+        own kind of resumable; with num_workers=0 the template's loader replays the epoch's order
+        exactly, so the warning is wrong there, and with workers it does not say what goes wrong.
+        """
+        warnings.filterwarnings(
+            "ignore", message="You're resuming from a checkpoint that ended before the epoch"
+        )
+        workers = self.loader_options["num_workers"]
+        if workers == 0:
+            log.info(
+                "Resuming at batch %d of epoch %d: the epoch's order is replayed exactly (num_workers=0).",
+                done,
+                epoch,
+            )
+        else:
+            log.warning(
+                "Resuming at batch %d of epoch %d with data.num_workers=%d: torch's DataLoader does not save "
+                "its position, so the rest of this epoch is drawn from a new shuffle (some images twice, "
+                "some not at all); later epochs are as usual. data.num_workers=0 resumes exactly.",
+                done, epoch, workers,
+            )  # fmt: skip
+
+    def train_class_counts(self, num_classes: int) -> torch.Tensor:
+        """Images per class in the training split (set up here if it is not yet): `[num_classes]`."""
+        if "train" not in self.datasets:
+            self.setup("fit")
+        return torch.bincount(self.datasets["train"].labels, minlength=num_classes)
 
     def example_images(self) -> torch.Tensor | None:
         """One raw training image `[1, C, H, W]` (uint8), once set up: the model summary's input."""
@@ -226,10 +266,15 @@ class InMemoryDataModule(L.LightningDataModule):
     ) -> tuple[torch.Tensor, torch.Tensor] | torch.Tensor:
         """uint8 in, float32 out, on the batch's device (the GPU, when training on one).
 
-        A bare image tensor (the model summary's example input) is prepared as for evaluation.
+        Training batches are also mixed when mixup or cutmix is on: their labels are then `[B, K]`
+        class probabilities. A bare image tensor (the model summary's example input) is prepared
+        as for evaluation.
         """
         if isinstance(batch, torch.Tensor):
             return self.preprocess(batch, training=False)
         images, labels = batch
         training = self.trainer is not None and self.trainer.training
-        return self.preprocess(images, training), labels
+        images = self.preprocess(images, training)
+        if training and self.mixing is not None:
+            return self.mixing(images, labels)
+        return images, labels

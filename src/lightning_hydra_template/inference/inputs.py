@@ -3,43 +3,48 @@ files (and labels), read as the CSV datamodule reads one."""
 
 import csv
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError, MissingFileError
 
 
-def image_suffixes() -> set[str]:
-    """Every file extension Pillow can open here."""
-    from PIL import Image
+@dataclass
+class Inputs:
+    """What `input=` names: the images to classify, their labels, and the rows refused unopened."""
 
-    Image.init()
-    return {suffix for suffix, name in Image.registered_extensions().items() if name in Image.OPEN}
+    files: list[Path]
+    labels: list[str] | None = None  # a CSV's label column, one per file
+    refused: list[tuple[Path, str]] = field(default_factory=list)  # (file, why): a CSV's bad paths
+    image_dir: Path | None = None  # where a CSV's paths were looked up
+    mostly_missing: bool = False  # most of a CSV's files are not under image_dir
 
 
-def list_inputs(path: Path, csv_form: Mapping[str, Any] | None = None) -> tuple[list[Path], list[str] | None]:
+def list_inputs(path: Path, csv_form: Mapping[str, Any] | None = None) -> Inputs:
     """The images to classify and, for a CSV with a label column, their labels.
 
     `csv_form` reads a CSV as the CSV datamodule does: `file_column`, `label_column` (null: none),
-    `header` and `image_dir` (null: the CSV's folder).
+    `header` and `image_dir` (null: the CSV's folder), with its path rule: no absolute paths, no
+    `..` and no symlink out of image_dir.
     """
+    from ..data.image_files import image_suffixes, is_image_name
+
     if not path.exists():
         raise MissingFileError(f"input={path} does not exist; give an image, a folder of images or a CSV.")
     if path.is_dir():
-        suffixes = image_suffixes()
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+        files = sorted(p for p in path.rglob("*") if p.is_file() and is_image_name(p))
         if not files:
-            raise DataError(
-                f"input={path} holds no image files (looked for {', '.join(sorted(suffixes)[:8])}...)."
-            )
-        return files, None
+            looked_for = ", ".join(sorted(image_suffixes())[:8])
+            raise DataError(f"input={path} holds no image files (looked for {looked_for}...).")
+        return Inputs(files)
     if path.suffix.lower() != ".csv":
-        return [path], None
+        return Inputs([path])
     return _csv_inputs(path, {"file_column": 0, "label_column": 1, "header": "auto", **(csv_form or {})})
 
 
-def _csv_inputs(path: Path, form: Mapping[str, Any]) -> tuple[list[Path], list[str] | None]:
-    from ..data.csv_annotations import read_rows
+def _csv_inputs(path: Path, form: Mapping[str, Any]) -> Inputs:
+    from ..data.csv_annotations import mostly_missing, read_rows, resolve_image
 
     label_column = form["label_column"]
     if isinstance(label_column, int):  # by position: a CSV without that column has no labels
@@ -52,9 +57,20 @@ def _csv_inputs(path: Path, form: Mapping[str, Any]) -> tuple[list[Path], list[s
         label_column=form["file_column"] if label_column is None else label_column,
         header=form["header"],
     )
-    image_dir = Path(form["image_dir"]).expanduser() if form.get("image_dir") else path.parent
-    files = [image_dir / row.file for row in rows]
-    return files, None if label_column is None else [row.label for row in rows]
+    image_dir = Path(form["image_dir"]).expanduser().resolve() if form.get("image_dir") else path.parent
+    inputs = Inputs([], None if label_column is None else [], image_dir=image_dir)
+    problems = []
+    for row in rows:
+        resolved = resolve_image(row, image_dir, key="csv.image_dir")
+        if isinstance(resolved, Path):
+            inputs.files.append(image_dir / row.file)  # named as the CSV names it, links unfollowed
+            if inputs.labels is not None:
+                inputs.labels.append(row.label)
+        else:
+            problems.append(resolved)
+            inputs.refused.append((image_dir / row.file, f"{resolved.kind}: {resolved.reason}"))
+    inputs.mostly_missing = mostly_missing(problems, len(rows))
+    return inputs
 
 
 def label_indices(labels: list[str], class_names: list[str]) -> list[int]:

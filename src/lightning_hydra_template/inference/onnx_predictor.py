@@ -29,6 +29,8 @@ class OnnxPredictor:
         self.session = session
         self.class_names: list[str] = json.loads(metadata["class_names"])
         self.channels, self.image_size = int(metadata["channels"]), int(metadata["image_size"])
+        # Written by export.py since streamed training; absent before, when images were squeezed whole.
+        self.resize: int | None = json.loads(metadata.get("resize", "null"))
 
     @classmethod
     def from_file(cls, path: str | Path, device: str = "cpu") -> "OnnxPredictor":
@@ -38,6 +40,10 @@ class OnnxPredictor:
         except ImportError:
             raise UserError('Serving model.onnx needs onnxruntime: pip install -e ".[export]".') from None
         path = Path(path).expanduser()
+        if path.is_dir():
+            found = sorted(path.glob("*.onnx"))
+            hint = f"e.g. model_path={found[0]}" if found else "it holds no .onnx file"
+            raise DataError(f"model_path={path} is a folder, not an ONNX model file: {hint}.")
         if not path.is_file():
             raise MissingFileError(f"{path} does not exist; write one with python export.py ckpt_path=...")
         wanted = ["CUDAExecutionProvider"] if str(device).startswith("cuda") else []

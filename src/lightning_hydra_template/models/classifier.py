@@ -1,19 +1,20 @@
-"""The LightningModule: any image network, trained with cross-entropy, scored with torchmetrics."""
+"""The LightningModule: any image network, trained with the configured loss, scored with torchmetrics."""
 
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.optim import Optimizer
 from torchmetrics import MaxMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
 from ..errors import ConfigError, DivergedError
+from ..loss.cross_entropy import CrossEntropy
 from ..optim.lr_schedule import LRSchedule, check_schedule_covers_run
 from ..optim.param_groups import apply_lr_multipliers, param_groups
+from .flip_tta import flip_averaged_log_probabilities
 
 
 def _stage_metrics(num_classes: int, stage: str) -> MetricCollection:
@@ -55,12 +56,13 @@ def _class_count(num_classes: int | None, class_names: Sequence[str] | None) -> 
 
 
 class ImageClassifier(L.LightningModule):
-    """Wraps an injected `net`; the optimizer and LR schedule arrive as factories from config.
+    """Wraps an injected `net`; the loss, optimizer and LR schedule arrive from config.
 
     Checkpoints describe themselves in plain values (they load with torch's `weights_only=True`):
-    the network's config (`builders.build_model` records it), the class names and the evaluation
-    preprocessing, so `ImageClassifier.load_from_checkpoint("best.ckpt")` works in any process.
-    `net` is then that config, built here with `hydra.utils.instantiate`.
+    the network's and the loss's configs (`builders.build_model` records them), the class names and
+    the evaluation preprocessing, so `ImageClassifier.load_from_checkpoint("best.ckpt")` works in
+    any process. `net` and `loss` are then those configs, built here with `hydra.utils.instantiate`.
+    Without a loss it is plain cross-entropy.
     """
 
     def __init__(
@@ -76,6 +78,8 @@ class ImageClassifier(L.LightningModule):
         channels_last: bool = False,
         preprocessing: Mapping[str, Any] | None = None,
         freeze: Sequence[str] = (),
+        loss: nn.Module | Mapping[str, Any] | None = None,
+        test_flip_tta: bool = False,
     ) -> None:
         super().__init__()
         # The class names decide the count; a bare count is for networks trained on unnamed labels.
@@ -91,6 +95,7 @@ class ImageClassifier(L.LightningModule):
                 # How evaluation prepares an image (set from the datamodule when fitting).
                 "preprocessing": dict(preprocessing) if preprocessing else None,
                 "freeze": [str(prefix) for prefix in freeze],
+                "test_flip_tta": bool(test_flip_tta),
             },
             logger=False,  # the train task logs the whole config to the HParams tab itself
         )
@@ -99,7 +104,14 @@ class ImageClassifier(L.LightningModule):
 
             self.record_net_config(net)
             net = instantiate(dict(net))
+        if isinstance(loss, Mapping):  # likewise the loss's
+            from hydra.utils import instantiate
+
+            self.record_loss_config(loss)
+            loss = instantiate(dict(loss))
         self.net = net
+        self.loss = loss if loss is not None else CrossEntropy()
+        self.test_flip_tta = test_flip_tta
         freeze_parameters(net, freeze)
         self.optimizer_factory = optimizer
         self.lr_schedule = scheduler
@@ -130,6 +142,10 @@ class ImageClassifier(L.LightningModule):
     def record_net_config(self, config: Mapping[str, Any]) -> None:
         """Keep the network's resolved config (`_target_` and arguments) in every checkpoint."""
         self.hparams["net"] = dict(config)
+
+    def record_loss_config(self, config: Mapping[str, Any]) -> None:
+        """Keep the loss's resolved config (class weights as a list) in every checkpoint."""
+        self.hparams["loss"] = dict(config)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images)
@@ -170,14 +186,15 @@ class ImageClassifier(L.LightningModule):
         check_schedule_covers_run(self.trainer)
 
     def _step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], metrics: MetricCollection
+        self, batch: tuple[torch.Tensor, torch.Tensor], metrics: MetricCollection, flip_tta: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = batch
         if self.channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        logits = self.net(images)
-        loss = F.cross_entropy(logits, labels)
-        metrics.update(logits.detach(), labels)
+        logits = flip_averaged_log_probabilities(self.net, images) if flip_tta else self.net(images)
+        loss = self.loss(logits, labels)
+        # Mixup and cutmix hand over class probabilities: the metrics score their largest share.
+        metrics.update(logits.detach(), labels.argmax(dim=-1) if labels.ndim == 2 else labels)
         return loss, logits
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
@@ -209,7 +226,7 @@ class ImageClassifier(L.LightningModule):
         return logits
 
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        loss, logits = self._step(batch, self.test_metrics)
+        loss, logits = self._step(batch, self.test_metrics, flip_tta=self.test_flip_tta)
         self.test_class_acc.update(logits, batch[1])
         self.log("test/loss", loss, on_epoch=True, batch_size=len(batch[1]), sync_dist=True)
         return logits
@@ -245,6 +262,12 @@ class ImageClassifier(L.LightningModule):
         self.train_loss_steps = 0
         self.log_dict(self.train_metrics.compute(), sync_dist=True)
         self.train_metrics.reset()
+
+    def epoch_metrics(self) -> list[str]:
+        """The names this module logs once per training or validation epoch: what a callback, a
+        scheduler or a sweep can monitor (checked before training, not after an epoch)."""
+        stages = [*self.train_metrics.keys(), *self.val_metrics.keys()]
+        return sorted({*stages, "train/loss", "val/loss", "val/acc_best"})
 
     def on_validation_epoch_end(self) -> None:
         values = self.val_metrics.compute()

@@ -61,7 +61,7 @@ def pretrained_state(name: str, weights: str | None) -> dict[str, torch.Tensor] 
     if weights is None:
         return None
     if os.sep in str(weights) or Path(str(weights)).suffix:
-        return _state_from_file(Path(str(weights)).expanduser())
+        return state_from_file(Path(str(weights)).expanduser())
     from torchvision.models import get_model_weights
 
     choices = get_model_weights(name)
@@ -96,9 +96,10 @@ def _check_image_size(name: str, weights: str, image_size: int | None) -> None:
         )  # fmt: skip
 
 
-def _state_from_file(path: Path) -> dict[str, torch.Tensor]:
+def state_from_file(path: Path) -> dict[str, torch.Tensor]:
+    """The state dict saved at `path`, loaded with `weights_only=True`; a one-line error if it is not one."""
     if not path.is_file():
-        raise MissingFileError(f"model.net.weights={path}: no such file (a torchvision state-dict file).")
+        raise MissingFileError(f"model.net.weights={path}: no such file (a state-dict file).")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # not a torch file, damaged, or holding Python objects

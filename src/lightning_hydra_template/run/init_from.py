@@ -10,10 +10,10 @@ from pathlib import Path
 
 from torch import nn
 
+from ..checkpoints.file import NET
 from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
-NET = "net."  # the network's tensors in the LightningModule's state dict
 
 
 def initialise_from(model: nn.Module, path: str | Path) -> dict[str, list[str]]:

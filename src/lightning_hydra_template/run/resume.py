@@ -230,23 +230,30 @@ class ResumePoint:
 
     def check_weights_fit(self, model) -> None:
         """Name the first mismatch between the checkpoint's tensors and the model built from config."""
-        expected = model.state_dict()
-        saved = self.checkpoint.get("state_dict", {})
-        missing = sorted(set(expected) - set(saved))
-        unexpected = sorted(set(saved) - set(expected))
-        shapes = [k for k in expected if k in saved and tuple(expected[k].shape) != tuple(saved[k].shape)]
-        if not (missing or unexpected or shapes):
-            return
-        if shapes:
-            k = shapes[0]
-            detail = f"{k} is {tuple(saved[k].shape)} in the checkpoint but {tuple(expected[k].shape)} here"
-        else:
-            detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
-        raise ConfigError(
-            f"ckpt_path={self.path} does not fit the model this config builds ({detail}). Resume with the "
-            "run's own config: it is reused while the checkpoint is in <run>/checkpoints/ beside "
-            "<run>/.hydra/."
-        )
+        check_weights_fit(model, self.checkpoint, self.path, RESUME_FIX)
+
+
+RESUME_FIX = (
+    "Resume with the run's own config: it is reused while the checkpoint is in <run>/checkpoints/ beside "
+    "<run>/.hydra/."
+)
+
+
+def check_weights_fit(model, checkpoint: dict[str, Any], path: str, fix: str) -> None:
+    """A `ConfigError` naming the first mismatch between `checkpoint`'s tensors and `model`, and `fix`."""
+    expected = model.state_dict()
+    saved = checkpoint.get("state_dict", {})
+    missing = sorted(set(expected) - set(saved))
+    unexpected = sorted(set(saved) - set(expected))
+    shapes = [k for k in expected if k in saved and tuple(expected[k].shape) != tuple(saved[k].shape)]
+    if not (missing or unexpected or shapes):
+        return
+    if shapes:
+        k = shapes[0]
+        detail = f"{k} is {tuple(saved[k].shape)} in the checkpoint but {tuple(expected[k].shape)} here"
+    else:
+        detail = f"missing {missing[:3]}" if missing else f"unexpected {unexpected[:3]}"
+    raise ConfigError(f"ckpt_path={path} does not fit the model this config builds ({detail}). {fix}")
 
 
 def starting_weights(model, cfg: DictConfig, resume: ResumePoint | None) -> None:

@@ -13,8 +13,19 @@ from ..run_status import METRICS_FILE, headline
 HPARAM_KEYS = ("data", "model", "optimizer", "scheduler", "trainer", "seed")
 
 
-def log_hparams(loggers: list, cfg: DictConfig, metrics: Mapping[str, float]) -> None:
-    """Record the experiment's config with its final metrics (TensorBoard's HParams tab)."""
+def log_hparams(
+    loggers: list,
+    cfg: DictConfig,
+    metrics: Mapping[str, float],
+    swept: Mapping[str, Any] | None = None,
+    objective: str | None = None,
+) -> None:
+    """Record the experiment's config with its final metrics (TensorBoard's HParams tab).
+
+    A sweep's job passes `swept`, the values of the keys its sweep set (`swept_values`): the HParams
+    table then has a column per swept key rather than hundreds of constant ones, and `objective`,
+    the metric the sweep ranks by, is its first metric. `hparams.yaml` keeps the whole config.
+    """
     params = {
         k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
         for k in HPARAM_KEYS
@@ -23,15 +34,36 @@ def log_hparams(loggers: list, cfg: DictConfig, metrics: Mapping[str, float]) ->
     # Under their own `hp/` tags: logged at step 0, they would otherwise add a stray point to
     # the start of every training curve.
     final = {f"hp/{k.replace('/', '_')}": v for k, v in headline(metrics).items() if math.isfinite(v)}
+    first = f"hp/{objective.replace('/', '_')}" if objective else None
+    if first in final:
+        final = {first: final[first], **{k: v for k, v in final.items() if k != first}}
     from lightning.pytorch.loggers import TensorBoardLogger
 
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):  # pairs params with metrics in HParams
-            logger.log_hyperparams(params, metrics=final)
+            logger.log_hyperparams(dict(swept) if swept else params, metrics=final)
         else:
             logger.log_hyperparams(params)
         logger.save()
         _write_hparams_yaml(logger, params)
+
+
+def swept_values(cfg: DictConfig, overrides: list[str], choices: Mapping[str, Any]) -> dict[str, Any]:
+    """`key: value` of each key a sweep's job was given (`overrides`), resolved from the job's config:
+    a config group by its chosen option (`choices`), a value as the run used it. The keys that made
+    the job an Optuna trial (`pruning.*`) are left out: they are not hyperparameters."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from ..sweeps.trial import IDENTITY_KEY
+
+    values = {}
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.key_or_group
+        if key.startswith(f"{IDENTITY_KEY}.") or override.is_delete():
+            continue
+        value = choices[key] if key in choices else OmegaConf.select(cfg, key)
+        values[key] = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+    return values
 
 
 def _write_hparams_yaml(logger, params: Mapping[str, Any]) -> None:

@@ -108,6 +108,14 @@ def trial_overrides(
     return overrides
 
 
+def replayable_trial_overrides(overrides: list[str]) -> list[str]:
+    """A trial's overrides without those naming it a trial: the same run, as a single run."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(list(overrides))
+    return [o.input_line for o in parsed if not o.key_or_group.startswith(f"{IDENTITY_KEY}.")]
+
+
 def _override_value(value: Any) -> str:
     """`value` in Hydra's override grammar: dicts, lists, quoted strings, numbers, booleans, null."""
     if isinstance(value, Mapping):
@@ -125,40 +133,46 @@ def trial_identity(cfg: DictConfig) -> dict[str, Any] | None:
 
 @dataclass(frozen=True)
 class TrialOutcome:
-    """How a trial ended, as the study is told: its value when complete, else why not."""
+    """How a trial ended, as the study is told: its value when complete, else why not; and where
+    its run folder and best checkpoint are (kept in the study: folder numbers and trial numbers part
+    once a study is continued by another sweep)."""
 
     state: RunStatus  # COMPLETED, PRUNED, INTERRUPTED (by a signal: not a failure) or FAILED
     value: float | None = None
     reason: str = ""
+    run_dir: str | None = None
+    best_checkpoint: str | None = None
 
 
 def trial_outcome(run_dir: Path, metric: str | None) -> TrialOutcome:
     """Read the trial's `metrics.json`: completed with a finite `metric`, pruned, or failed (why)."""
     metrics_file = run_dir / METRICS_FILE
+    where = {"run_dir": str(run_dir)}
     if not metrics_file.exists():
-        return TrialOutcome(RunStatus.FAILED, reason=f"it wrote no {METRICS_FILE}")
+        return TrialOutcome(RunStatus.FAILED, reason=f"it wrote no {METRICS_FILE}", **where)
     try:
         summary = json.loads(metrics_file.read_text())
     except ValueError as error:
-        return TrialOutcome(RunStatus.FAILED, reason=f"its {METRICS_FILE} is not JSON ({error})")
+        return TrialOutcome(RunStatus.FAILED, reason=f"its {METRICS_FILE} is not JSON ({error})", **where)
+    where["best_checkpoint"] = summary.get("best_checkpoint")
     # Runs that record no status (older ones) write metrics.json only once they have finished.
     status = summary.get("status", RunStatus.COMPLETED)
     if status == RunStatus.PRUNED:
-        return TrialOutcome(RunStatus.PRUNED)
+        return TrialOutcome(RunStatus.PRUNED, **where)
     if status == RunStatus.INTERRUPTED:  # stopped by a signal: last.ckpt holds its state, not a failure
         return TrialOutcome(
-            RunStatus.INTERRUPTED, reason=f"interrupted by {summary.get('signal', 'a signal')}"
+            RunStatus.INTERRUPTED, reason=f"interrupted by {summary.get('signal', 'a signal')}", **where
         )
     if status != RunStatus.COMPLETED:
-        return TrialOutcome(
-            RunStatus.FAILED, reason=f"its run {status}: {summary.get('error') or 'no error recorded'}"
-        )
+        why = f"its run {status}: {summary.get('error') or 'no error recorded'}"
+        return TrialOutcome(RunStatus.FAILED, reason=why, **where)
     metrics = summary.get("metrics") or {}
     if metric not in metrics:
-        return TrialOutcome(RunStatus.FAILED, reason=f"it logged no {metric!r}")
+        return TrialOutcome(RunStatus.FAILED, reason=f"it logged no {metric!r}", **where)
     if not is_number(metrics[metric]):  # null: the run wrote NaN as null
-        return TrialOutcome(RunStatus.FAILED, reason=f"its {metric!r} is {metrics[metric]!r}, not a number")
-    return TrialOutcome(RunStatus.COMPLETED, float(metrics[metric]))
+        why = f"its {metric!r} is {metrics[metric]!r}, not a number"
+        return TrialOutcome(RunStatus.FAILED, reason=why, **where)
+    return TrialOutcome(RunStatus.COMPLETED, float(metrics[metric]), **where)
 
 
 def is_number(value: Any) -> bool:

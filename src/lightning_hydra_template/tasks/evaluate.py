@@ -15,7 +15,11 @@ from ..config.entry import task_main
 log = logging.getLogger(__name__)
 
 # The parts of a training run's config that decide what the checkpoint means.
-RUN_SECTIONS = ("data", "model")
+RUN_SECTIONS = ("data", "model", "loss")
+EVAL_FIX = (
+    "eval.py builds the model from the training run's config: drop the model overrides that differ from "
+    "training, or evaluate a checkpoint of this model."
+)
 
 
 def command_line_keys() -> list[str]:
@@ -30,7 +34,7 @@ def command_line_keys() -> list[str]:
 def with_run_config(
     cfg: DictConfig, checkpoint: Path, given: list[str], overrides: list[str] | None
 ) -> DictConfig:
-    """Replace `data` and `model` by the training run's, keeping what `given` set explicitly.
+    """Replace `data`, `model` and `loss` by the training run's, keeping what `given` set explicitly.
 
     The run's config is its saved `.hydra/config.yaml` beside the checkpoint, or, for a checkpoint
     out of its folder, the train config composed again from the `overrides` the checkpoint recorded.
@@ -54,6 +58,11 @@ def with_run_config(
                 OmegaConf.update(merged, key[len(section) + 1 :], OmegaConf.select(cfg, key), merge=False)
         with open_dict(cfg):
             cfg[section] = merged
+    # The precision the run tested in (bf16 autocast changes the figures): eval reproduces them.
+    precision = OmegaConf.select(saved, "trainer.precision")
+    if precision is not None and not {"trainer", "trainer.precision"} & set(given):
+        with open_dict(cfg):
+            cfg.trainer.precision = precision
     log.info("Data and model config from %s", source)
     return cfg
 
@@ -66,25 +75,35 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
 
     from ..checkpoints.atomic_io import AtomicCheckpointIO
     from ..checkpoints.file import load_checkpoint
-    from ..checkpoints.run_overrides import saved_overrides
-    from ..config.builders import build, build_datamodule, build_each, build_model
+    from ..checkpoints.run_overrides import PROVENANCE_KEY, saved_overrides
+    from ..config.builders import build_datamodule, build_each, build_lightning_trainer, build_model
     from ..config.startup import begin
+    from ..config.versions import check_torchvision_loads
+    from ..run.provenance import collect_provenance, versions_line, write_provenance
+    from ..run.resume import check_weights_fit
     from ..run.run_summary import print_summary, write_metrics
     from ..run_status import scalar_metrics
 
+    check_torchvision_loads()  # a mismatched pair fails here in one line, not deep in a build
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
     # A missing or damaged file is named here, before anything is built; Lightning gets the same dict.
     saved = load_checkpoint(checkpoint)
+    trained_by = saved.get(PROVENANCE_KEY)  # the training run, as the checkpoint recorded it
     cfg = with_run_config(cfg, checkpoint, command_line_keys(), saved_overrides(saved))
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     begin(cfg, is_writer=rank_zero_only.rank == 0, save_dir=run_dir)
+    if rank_zero_only.rank == 0:
+        evaluated = {"checkpoint": str(checkpoint), "trained_by": trained_by}
+        record = write_provenance(run_dir, {**collect_provenance(), **evaluated})
+        log.info("Provenance in %s: %s", run_dir / "provenance.json", versions_line(record))
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
     datamodule = build_datamodule(cfg)
-    model = build_model(cfg)
-    trainer: L.Trainer = build(
-        cfg.trainer,
+    model = build_model(cfg, datamodule)
+    check_weights_fit(model, saved, str(checkpoint), EVAL_FIX)
+    trainer: L.Trainer = build_lightning_trainer(
+        cfg,
         callbacks=build_each(cfg.get("callbacks")),
         logger=build_each(cfg.get("logger")) or False,
         plugins=[AtomicCheckpointIO(already_read={checkpoint: saved})],
@@ -97,6 +116,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     summary = {
         "run_dir": str(run_dir),
         "checkpoint": str(checkpoint),
+        # None for checkpoints written before runs recorded their provenance.
+        "trained_by": trained_by,
         "metrics": scalar_metrics(trainer.callback_metrics),
     }
     if trainer.is_global_zero:

@@ -28,9 +28,56 @@ GRID = 16  # figures per TensorBoard image grid (one step of the tag each): boun
 
 def explain(cfg: DictConfig) -> dict[str, Any]:
     """Write `<n>_<image>.png` per image and TensorBoard grids under `explain/<method>`; return figures."""
-    from ..inference.attribution import METHODS, occlusion_settings, require_captum
+    from hydra.core.hydra_config import HydraConfig
+
+    from ..inference.attribution import occlusion_settings
+    from ..inference.predictor import Predictor
+
+    target_class = _checked_options(cfg)
+    predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)
+    if cfg.method == "occlusion":  # a window that cannot work says so before any image is read
+        occlusion_settings(predictor.image_size, cfg.occlusion.window, cfg.occlusion.stride)
+    files, true, refused = _inputs(cfg, predictor, target_class)
+    output = Path(cfg.output).expanduser() if cfg.output else Path(HydraConfig.get().runtime.output_dir)
+    output.mkdir(parents=True, exist_ok=True)
+
+    started = time.perf_counter()
+    written, unreadable, deltas = _write_explanations(cfg, predictor, files, true, target_class, output)
+    unreadable = refused + unreadable
+    if unreadable:
+        log.warning("Skipped %d unreadable images:\n  %s", len(unreadable), "\n  ".join(unreadable[:10]))
+    if not written:
+        raise DataError(f"None of the {len(files)} images of input={cfg.input} could be read.")
+    summary: dict[str, Any] = {
+        "checkpoint": str(cfg.ckpt_path),
+        "method": cfg.method,
+        "images": len(written),
+        "unreadable": len(unreadable),
+        "pngs": written,
+        "tensorboard": str(output / "tensorboard"),
+        "seconds_per_image": (time.perf_counter() - started) / len(written),
+    }
+    if deltas:
+        summary["max_abs_convergence_delta"] = max(deltas)
+        log.info(
+            "Integrated gradients: the attributions add up to the logit's change from black within %.3g "
+            "(more integrated_gradients.n_steps: closer)",
+            max(deltas),
+        )
+    log.info(
+        "Explained %d images with %s in %.2f s each: %s (TensorBoard: tag explain/%s in %s)",
+        len(written), cfg.method, summary["seconds_per_image"], output, cfg.method, summary["tensorboard"],
+    )  # fmt: skip
+    return summary
+
+
+def _checked_options(cfg: DictConfig) -> str:
+    """Refuse what cannot work before the checkpoint loads; the target class: predicted or true."""
+    from ..config.checks import check_config
+    from ..inference.attribution import METHODS, require_captum
 
     require_captum()  # before the checkpoint loads: the install line is the first thing said
+    check_config(cfg)
     if cfg.method not in METHODS:
         raise ConfigError(f"method={cfg.method!r}: choose one of {', '.join(METHODS)}.")
     target_class = str(cfg.target).lower()  # `target=true` on the command line arrives as a boolean
@@ -45,43 +92,53 @@ def explain(cfg: DictConfig) -> dict[str, Any]:
     for key, value in counts.items():
         if int(value) < 1:
             raise ConfigError(f"{key}={value} must be a positive integer.")
+    return target_class
 
-    import numpy as np
-    import torch
-    from hydra.core.hydra_config import HydraConfig
-    from rich.progress import MofNCompleteColumn, Progress
-    from torch.utils.tensorboard import SummaryWriter
 
-    from ..inference.predictor import Predictor
-
-    predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)
-    if cfg.method == "occlusion":  # a window that cannot work says so before any image is read
-        occlusion_settings(predictor.image_size, cfg.occlusion.window, cfg.occlusion.stride)
-    files, labels = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
+def _inputs(
+    cfg: DictConfig, predictor: "Predictor", target_class: str
+) -> tuple[list[Path], list[int] | None, list[str]]:
+    """The first `max_images` input files, from a labelled CSV their class indices, and the CSV rows
+    refused (a path outside its folder), as `file: reason`."""
+    inputs = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
+    files, labels = inputs.files, inputs.labels
     if len(files) > cfg.max_images:
         log.info("Explaining the first %d of %d images (max_images)", cfg.max_images, len(files))
     files = files[: cfg.max_images]
     true = label_indices(labels[: cfg.max_images], predictor.class_names) if labels else None
     if target_class == "true" and true is None:
         raise ConfigError("target=true needs labels: give a CSV with a label column, or target=predicted.")
+    return files, true, [f"{file}: {reason}" for file, reason in inputs.refused]
 
-    output = Path(cfg.output).expanduser() if cfg.output else Path(HydraConfig.get().runtime.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
+
+def _write_explanations(
+    cfg: DictConfig,
+    predictor: "Predictor",
+    files: list[Path],
+    true: list[int] | None,
+    target_class: str,
+    output: Path,
+) -> tuple[list[str], list[str], list[float]]:
+    """A PNG per image and TensorBoard grids of `GRID`; (PNGs written, unreadable files, IG deltas)."""
+    import numpy as np
+    import torch
+    from rich.progress import MofNCompleteColumn, Progress
+    from torch.utils.tensorboard import SummaryWriter
+
     tag = f"explain/{cfg.method}"
     written, unreadable, grid, deltas = [], [], [], []
     steps = 0  # TensorBoard grids written: the step of the next one
-    started = time.perf_counter()
     with (
         SummaryWriter(str(output / "tensorboard")) as writer,
         Progress(*Progress.get_default_columns(), MofNCompleteColumn(), transient=True) as progress,
     ):
         task = progress.add_task(f"Explaining {len(files)} images ({cfg.method})", total=len(files))
         for i, file in enumerate(files):
+            progress.advance(task)
             try:
                 pixels = predictor.to_pixels(file)
             except (OSError, ValueError) as error:  # missing, unreadable or not an image
                 unreadable.append(f"{file}: {error}")
-                progress.advance(task)
                 continue
             label = None if true is None else true[i]
             target = None if target_class == "predicted" else torch.tensor([label])
@@ -94,35 +151,9 @@ def explain(cfg: DictConfig) -> dict[str, Any]:
             if len(grid) == GRID:
                 writer.add_images(tag, np.stack(grid), global_step=steps, dataformats="NHWC")
                 grid, steps = [], steps + 1
-            progress.advance(task)
         if grid:
             writer.add_images(tag, np.stack(grid), global_step=steps, dataformats="NHWC")
-    if unreadable:
-        log.warning("Skipped %d unreadable images:\n  %s", len(unreadable), "\n  ".join(unreadable[:10]))
-    if not written:
-        raise DataError(f"None of the {len(files)} images of input={cfg.input} could be read.")
-    seconds = time.perf_counter() - started
-    summary: dict[str, Any] = {
-        "checkpoint": str(cfg.ckpt_path),
-        "method": cfg.method,
-        "images": len(written),
-        "unreadable": len(unreadable),
-        "pngs": written,
-        "tensorboard": str(output / "tensorboard"),
-        "seconds_per_image": seconds / len(written),
-    }
-    if deltas:
-        summary["max_abs_convergence_delta"] = max(deltas)
-        log.info(
-            "Integrated gradients: the attributions add up to the logit's change from black within %.3g "
-            "(more integrated_gradients.n_steps: closer)",
-            max(deltas),
-        )
-    log.info(
-        "Explained %d images with %s in %.2f s each: %s (TensorBoard: tag %s in %s)",
-        len(written), cfg.method, summary["seconds_per_image"], output, tag, summary["tensorboard"],
-    )  # fmt: skip
-    return summary
+    return written, unreadable, deltas
 
 
 def _explain_one(

@@ -4,6 +4,7 @@ python export.py ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt format=on
 python export.py ckpt_path=... format=torch output=/models/fashion.pt2
 """
 
+import io
 import json
 import logging
 import os
@@ -28,10 +29,13 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     """Write the exported model, check its parity on evaluation images, return the figures."""
     import torch
 
+    from ..config.checks import check_config
+    from ..data.image_files import DECODING
     from ..inference.exportable import PixelsToProbabilities
     from ..inference.predictor import Predictor
     from ..run.resume import run_folder_of
 
+    check_config(cfg)
     if cfg.format not in SUFFIX:
         raise ConfigError(f"format={cfg.format!r}: choose onnx or torch.")
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
@@ -53,6 +57,8 @@ def export(cfg: DictConfig) -> dict[str, Any]:
         "class_names": json.dumps(predictor.class_names),
         "image_size": str(predictor.image_size),
         "channels": str(predictor.channels),
+        "resize": json.dumps(predictor.resize),  # how an image becomes the square: OnnxPredictor.to_pixels
+        "decoding": DECODING,
     }
     write = write_onnx if cfg.format == "onnx" else write_program
     # Checked under a temporary name, renamed only when it passes: a model that fails its parity
@@ -81,6 +87,9 @@ def write_onnx(module, example, output: Path, metadata: dict[str, str]) -> Calla
 
     from ..atomic_files import atomic_write_bytes
 
+    # onnxscript's optimizer logs a line at INFO for each constant it folds (11 for a small CNN):
+    # under Hydra's INFO root logger they buried the export's own lines.
+    logging.getLogger("onnxscript").setLevel(logging.WARNING)
     batch = torch.export.Dim("batch", min=1)
     program = torch.onnx.export(
         module,
@@ -112,13 +121,17 @@ def write_program(module, example, output: Path, metadata: dict[str, str]) -> Ca
     """`model.pt2`: a `torch.export` program with the same contract; metadata as extra files."""
     import torch
 
-    from ..atomic_files import atomic_write_with
+    from ..atomic_files import atomic_write_bytes
 
     program = torch.export.export(
         module, (example,), dynamic_shapes={"images": {0: torch.export.Dim("batch")}}
     )
     extra = {f"{key}.txt": value for key, value in metadata.items()}
-    atomic_write_with(output, lambda f: torch.export.save(program, f, extra_files=extra))
+    # Saved into memory, then written: torch's zip writer, failing on a full disk, throws again from
+    # its destructor at exit, which aborts the process (exit 134) after the one-line error.
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer, extra_files=extra)
+    atomic_write_bytes(output, buffer.getvalue())
 
     def run_program(images):
         loaded = torch.export.load(str(output)).module()
@@ -139,17 +152,42 @@ def parity_images(run_dir: Path | None, predictor, count: int):
         datamodule = build(OmegaConf.load(run_dir / ".hydra" / "config.yaml").data)
         datamodule.prepare_data()
         datamodule.setup("test")
-        return datamodule.datasets["test"].images[:count]
+        # Through the test loader, so a streamed dataset gives its images as it evaluates them.
+        images, taken = [], 0
+        for batch, _ in datamodule.test_dataloader():
+            images.append(batch)
+            taken += len(batch)
+            if taken >= count:
+                break
+        return model_sized(torch.cat(images)[:count], predictor.channels, predictor.image_size)
     log.warning("No run config for this checkpoint: checking parity on random pixels, not test images.")
     shape = (count, predictor.channels, predictor.image_size, predictor.image_size)
     return torch.randint(0, 256, shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+
+def model_sized(images, channels: int, size: int):
+    """uint8 images as the exported model takes them: `channels` channels, `size` px square.
+
+    A dataset may keep its images smaller than the network's input (FashionMNIST's 28 px for a
+    224 px backbone) and grey, and resize and repeat them per batch; the export takes them done.
+    """
+    import torch
+    from torch.nn import functional as F
+
+    if images.shape[1] != channels:
+        images = images.expand(-1, channels, -1, -1)
+    if images.shape[-2:] != (size, size):
+        resized = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True)
+        images = resized.round().clamp(0, 255).to(torch.uint8)
+    return images
 
 
 def check_parity(expected, actual, max_abs_diff: float) -> dict[str, Any]:
     """Largest probability difference and top-1 agreement; a ParityError when either falls short."""
     difference = float((expected - actual).abs().max())
     agree = int((expected.argmax(-1) == actual.argmax(-1)).sum())
-    if difference > max_abs_diff or agree != len(expected):
+    # `not <=`: a NaN difference (an output of NaN) fails, where `difference > max_abs_diff` is False.
+    if not difference <= max_abs_diff or agree != len(expected):
         raise ParityError(
             f"The exported model disagrees with PyTorch: max |diff| {difference:.2e} "
             f"(allowed {max_abs_diff:.0e}), top-1 agreement {agree}/{len(expected)}. The export was not "

@@ -15,7 +15,7 @@ from omegaconf import DictConfig
 
 from ..config.entry import task_main
 from ..errors import ConfigError, DataError
-from ..inference.inputs import label_indices, list_inputs
+from ..inference.inputs import Inputs, label_indices, list_inputs
 
 log = logging.getLogger(__name__)
 CHUNK = 4096  # images decoded at once: bounds memory on large folders
@@ -28,16 +28,17 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     from rich.progress import MofNCompleteColumn, Progress
 
     from ..atomic_files import atomic_write_json, atomic_write_text
+    from ..config.checks import check_config
     from ..data.image_cache import decode_all
     from ..inference.predictor import Predictor
 
-    if int(cfg.top_k) < 1 or int(cfg.batch_size) < 1:
-        raise ConfigError(f"top_k={cfg.top_k} and batch_size={cfg.batch_size} must be positive integers.")
+    check_config(cfg)
     if cfg.on_bad_images not in ("skip", "error"):
         raise ConfigError(f"on_bad_images must be skip or error, got {cfg.on_bad_images!r}.")
-    predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device)
-    files, labels = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
-    rows, probabilities, bad = [], [], []
+    predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device, bool(cfg.get("flip_tta", False)))
+    inputs = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
+    files, labels = inputs.files, inputs.labels
+    rows, probabilities, bad = [], [], list(inputs.refused)
     with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), transient=True) as progress:
         task = progress.add_task(f"Classifying {len(files)} images", total=len(files))
         for start in range(0, len(files), CHUNK):
@@ -48,6 +49,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
                 predictor.image_size,
                 cfg.decode_workers,
                 advance=lambda n: progress.advance(task, n),
+                resize=predictor.resize,
             )
             bad += [(chunk[i], reason) for i, reason in sorted(failures.items())]
             keep = [i for i in range(len(chunk)) if i not in failures]
@@ -55,7 +57,7 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
             for part in batch.split(int(cfg.batch_size)):
                 probabilities.append(predictor.probabilities(part).cpu())
             rows += [start + i for i in keep]
-    _report_bad_images(bad, cfg.on_bad_images)
+    _report_bad_images(bad, cfg.on_bad_images, inputs, predicted=len(rows))
     probabilities = torch.cat(probabilities) if probabilities else torch.zeros(0, len(predictor.class_names))
     described = predictor.describe(probabilities, int(cfg.top_k))
     true = label_indices([labels[i] for i in rows], predictor.class_names) if labels else None
@@ -73,21 +75,39 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     }
     summary["unreadable"] = len(bad)
     if true is not None and rows:
-        summary["metrics"] = _accuracy_and_f1(probabilities, torch.tensor(true), len(predictor.class_names))
-        log.info("accuracy %.4f, macro-F1 %.4f on %d images", *summary["metrics"].values(), len(rows))
+        summary["metrics"] = _accuracy_and_f1(
+            probabilities, torch.tensor(true), len(predictor.class_names), int(cfg.top_k)
+        )
+        log.info(
+            "On %d images: %s", len(rows), ", ".join(f"{k} {v:.4f}" for k, v in summary["metrics"].items())
+        )
         atomic_write_json(run_dir / "metrics.json", summary)
     log.info("Predictions for %d images in %s", len(rows), output)
     return summary
 
 
-def _report_bad_images(bad: list[tuple[Path, str]], on_bad_images: str) -> None:
+def _report_bad_images(
+    bad: list[tuple[Path, str]], on_bad_images: str, inputs: Inputs, predicted: int
+) -> None:
+    """A warning listing the images not classified; an error with on_bad_images=error or when none was.
+
+    When most of a CSV's files are missing, the folder they were looked up in and csv.image_dir are
+    named: the paths are relative to another folder (images-to-csv writes them relative to the images).
+    """
     if not bad:
         return
     lines = [f"{len(bad)} unreadable images:"] + [f"  {path}: {reason}" for path, reason in bad[:10]]
     if len(bad) > 10:
         lines.append(f"  ... and {len(bad) - 10} more")
+    if inputs.mostly_missing:
+        lines.append(
+            f"Most files were looked up under {inputs.image_dir} and are not there: if the CSV's paths "
+            "are relative to another folder, give it as csv.image_dir=<that folder>."
+        )
     if on_bad_images == "error":
         raise DataError("\n".join(lines) + "\nRemove or fix them, or skip them with on_bad_images=skip.")
+    if not predicted:
+        raise DataError("\n".join(lines) + "\nNo image was classified: nothing to write.")
     log.warning("Skipping %s", "\n".join(lines))
 
 
@@ -108,13 +128,19 @@ def _predictions_csv(
     return text.getvalue()
 
 
-def _accuracy_and_f1(probabilities, true, num_classes: int) -> dict[str, float]:
-    """The same metrics, computed the same way, as the test stage of train.py and eval.py."""
+def _accuracy_and_f1(probabilities, true, num_classes: int, top_k: int) -> dict[str, float]:
+    """Accuracy and macro-F1 computed as the test stage of train.py and eval.py computes them, and
+    the top-k accuracy of the `top_k` classes predictions.csv lists; named `predict/...`, since the
+    images are the input's, not a test split."""
     from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 
+    k = min(top_k, num_classes)
     return {
-        "test/acc": float(MulticlassAccuracy(num_classes, average="micro")(probabilities, true)),
-        "test/f1": float(MulticlassF1Score(num_classes, average="macro")(probabilities, true)),
+        "predict/acc": float(MulticlassAccuracy(num_classes, average="micro")(probabilities, true)),
+        "predict/f1": float(MulticlassF1Score(num_classes, average="macro")(probabilities, true)),
+        f"predict/top{k}_acc": float(
+            MulticlassAccuracy(num_classes, top_k=k, average="micro")(probabilities, true)
+        ),
     }
 
 

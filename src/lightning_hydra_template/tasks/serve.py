@@ -3,6 +3,7 @@
 python serve.py ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt
 python serve.py model_path=logs/train/runs/<run>/model.onnx port=8080 max_batch_size=32
 curl -F image=@shoe.png http://127.0.0.1:8000/predict
+curl -F image=@shoe.png "http://127.0.0.1:8000/predict?top_k=5"
 """
 
 import functools
@@ -25,19 +26,15 @@ DEVICES = ("auto", "cpu", "cuda")  # LitServe's accelerators; auto: cuda when th
 
 def check_options(cfg: DictConfig) -> None:
     """One line per bad option, before anything loads (LitServe's own checks raise tracebacks)."""
+    from ..config.checks import check_config
+
+    check_config(cfg)  # the numbers: port, top_k, max_batch_size, ...
     if cfg.host not in HOSTS:
         raise ConfigError(f"host={cfg.host}: LitServe listens on one of {', '.join(HOSTS)}.")
-    if not 1024 <= int(cfg.port) <= 65535:
-        raise ConfigError(f"port={cfg.port} must be from 1024 to 65535.")
     if cfg.device not in DEVICES:
         raise ConfigError(f"device={cfg.device!r}: choose {', '.join(DEVICES)}.")
     if cfg.device == "cuda" and not _cuda_available():
         raise ConfigError("device=cuda, but PyTorch sees no GPU here; use device=auto or device=cpu.")
-    for key in ("top_k", "max_batch_size", "workers_per_device"):
-        if int(cfg[key]) < 1:
-            raise ConfigError(f"{key}={cfg[key]} must be a positive integer.")
-    if float(cfg.batch_timeout) < 0:
-        raise ConfigError(f"batch_timeout={cfg.batch_timeout} must be 0 or more seconds.")
 
 
 def _cuda_available() -> bool:
@@ -90,11 +87,16 @@ def lit_server(cfg: DictConfig, load: Callable[[str], Any]) -> Any:
     import litserve as ls
     from starlette.exceptions import HTTPException
 
-    from ..inference.serving_api import ClassifierAPI, error_as_json
+    from ..inference.serving_api import ClassifierAPI, UploadLimits, error_as_json
 
     api = ClassifierAPI(load, int(cfg.top_k), int(cfg.max_batch_size), float(cfg.batch_timeout))
     server = ls.LitServer(api, accelerator=cfg.device, workers_per_device=int(cfg.workers_per_device))
     server.app.add_exception_handler(HTTPException, error_as_json)
+    server.app.state.upload_limits = UploadLimits(
+        max_body_bytes=int(float(cfg.max_body_mb) * 2**20),
+        max_pixels=int(cfg.max_pixels),
+        max_decodes=int(cfg.max_decodes),
+    )
     return server
 
 

@@ -34,11 +34,14 @@ def train(cfg: DictConfig, sweeping: bool = False, resumed_run: DictConfig | Non
     from lightning.pytorch.utilities import rank_zero_only
 
     from ..config.startup import begin
+    from ..config.versions import check_torchvision_loads
+    from ..run.provenance import checkpoint_provenance, versions_line, write_provenance
     from ..run.resume import ResumePoint, check_resume_changes
     from ..run.run_record import recorded_run
     from ..run.run_summary import print_summary
     from ..run_status import RunStatus
 
+    check_torchvision_loads()  # a mismatched pair fails here in one line, not deep in a build
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     is_writer = rank_zero_only.rank == 0
     begin(cfg, is_writer)
@@ -51,15 +54,22 @@ def train(cfg: DictConfig, sweeping: bool = False, resumed_run: DictConfig | Non
     summary: dict[str, Any] = {"status": RunStatus.RUNNING, "run_dir": str(run_dir), "metrics": {}}
     if resume is not None:
         summary["resumed_from"] = {"checkpoint": resume.path, "global_step": resume.global_step}
+    provenance = None
+    if is_writer:  # the code, command and versions this start ran with (a resume adds its own)
+        record = write_provenance(run_dir)
+        log.info("Provenance in %s: %s", run_dir / "provenance.json", versions_line(record))
+        provenance = checkpoint_provenance(record)
     # resolved_config.yaml now, metrics.json however the run ends
     with recorded_run(cfg, summary, run_dir, is_writer, resume.global_step if resume else None):
-        _fit_and_test(cfg, sweeping, summary, resume)
+        _fit_and_test(cfg, sweeping, summary, resume, provenance)
     if is_writer:  # once the status is known
         print_summary(summary)
     return summary
 
 
-def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resume) -> None:
+def _fit_and_test(
+    cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resume, provenance: dict[str, Any] | None
+) -> None:
     import lightning as L
 
     from ..config.builders import (
@@ -70,8 +80,9 @@ def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resu
         build_model,
         build_trainer,
     )
+    from ..config.monitors import check_monitors
     from ..run.resume import starting_weights
-    from ..run.run_summary import log_hparams
+    from ..run.run_summary import log_hparams, swept_values
     from ..run_status import scalar_metrics
 
     started = time.perf_counter()
@@ -80,10 +91,12 @@ def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resu
 
     datamodule = build_datamodule(cfg)
     scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
-    model = build_model(cfg, optimizer=build(cfg.optimizer), scheduler=scheduler)
+    model = build_model(cfg, datamodule, optimizer=build(cfg.optimizer), scheduler=scheduler)
     starting_weights(model, cfg, resume)
+    if hasattr(model, "epoch_metrics"):
+        check_monitors(cfg, model.epoch_metrics())
     loggers = build_loggers(cfg, purge_step=resume.tensorboard_purge_step if resume else None)
-    callbacks = build_callbacks(cfg, with_logger=bool(loggers))
+    callbacks = build_callbacks(cfg, with_logger=bool(loggers), provenance=provenance)
     if cfg.get("time_budget"):
         from ..callbacks.time_budget import TimeBudget
 
@@ -101,28 +114,64 @@ def _fit_and_test(cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resu
         class_names=list(cfg.data.class_names),
     )
 
+    if cfg.get("train") and cfg.get("tune"):
+        _tune(cfg, trainer, model, datamodule, summary, callbacks, resume is not None)
     metrics = summary["metrics"]
     try:
         if cfg.get("train"):
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
             metrics.update(scalar_metrics(trainer.callback_metrics))
-        best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-        summary["best_checkpoint"] = best or None
+        best = best_checkpoint(trainer)
         if cfg.get("test"):
             if not best:
                 log.warning(
                     "No best checkpoint (no checkpoint callback, or no validation): testing current weights."
                 )
-            trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-            metrics.update(scalar_metrics(trainer.callback_metrics))
+            trainer.test(model, datamodule=datamodule, ckpt_path=best)
     finally:
+        # However the run ended (interrupted, diverged, failed in testing): what it measured last
+        # (epoch 0's validation, say) and a best.ckpt that was saved stay facts of metrics.json.
+        metrics.update(scalar_metrics(trainer.callback_metrics))
         summary.update(
+            best_checkpoint=best_checkpoint(trainer),
             epochs=trainer.current_epoch,
             global_step=trainer.global_step,
             wall_time_s=round(time.perf_counter() - started, 1),
         )
     if trainer.is_global_zero:
-        log_hparams(trainer.loggers, cfg, metrics)
+        # A sweep's job: the HParams table shows the swept keys, and the sweep's objective first.
+        from hydra.core.hydra_config import HydraConfig
+
+        hydra_cfg = HydraConfig.get()
+        swept = (
+            swept_values(cfg, list(hydra_cfg.overrides.task), hydra_cfg.runtime.choices) if sweeping else None
+        )
+        log_hparams(trainer.loggers, cfg, metrics, swept, cfg.get("optimized_metric") if sweeping else None)
+
+
+def _tune(
+    cfg: DictConfig, trainer, model, datamodule, summary: dict, callbacks: list, resuming: bool
+) -> None:
+    """`tune=lr` / `tune=batch_size`: Lightning's Tuner, its answer applied to the run and recorded."""
+    from ..checkpoints.record_overrides import RecordRunOverrides
+    from ..config.tree import save_resolved_config
+    from ..run.tuning import tune_before_fit
+
+    run_dir = Path(summary["run_dir"])
+    applied = tune_before_fit(cfg, trainer, model, datamodule, run_dir, trainer.is_global_zero, resuming)
+    if applied:
+        summary["tuned"] = applied
+        for recorder in callbacks:
+            if isinstance(recorder, RecordRunOverrides):
+                recorder.overrides.append(applied)  # checkpoints replay the value, never the search
+        if trainer.is_global_zero:
+            save_resolved_config(cfg, run_dir)  # the value the run trains with
+
+
+def best_checkpoint(trainer) -> str | None:
+    """The best checkpoint's path, restored from the checkpoint on a resume; None when none is on disk."""
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    return best if best and Path(best).is_file() else None
 
 
 def objective(summary: dict[str, Any], name: str | None, sweeping: bool = True) -> float | None:

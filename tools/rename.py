@@ -1,17 +1,25 @@
-"""Make the template yours: `python -m lightning_hydra_template.rename petvision`.
+"""Make the template yours: `python tools/rename.py petvision`.
 
 Renames the package folder, the distribution (`petvision` in pyproject.toml and pip), and every
 mention in the project's text files: `_target_`s, imports, tests, notebooks, README, benchmarks.
-With `--logs`, the saved configs and checkpoints of existing runs under `logs/` are rewritten
-too, so they still evaluate, predict and export. `--dry-run` lists what would change. Running it
-again with the same name finds nothing to do.
+The Python files it changed are then formatted with ruff (a shorter or longer name moves line
+breaks and import order), so the renamed project passes its own checks. With `--logs`, the saved
+configs and checkpoints of existing runs under `logs/` are rewritten too, so they still evaluate,
+predict and export. `--dry-run` lists what would change. Running it again with the same name finds
+nothing to do.
+
+A script beside the project rather than a module of the package: a wheel has no project to rename.
 """
 
 import argparse
+import importlib.util
 import keyword
 import os
 import re
+import shutil
+import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 TEXT_SUFFIXES = {".py", ".yaml", ".yml", ".md", ".toml", ".ipynb", ".cfg", ".txt", ".json", ".ini"}
@@ -19,10 +27,26 @@ TEXT_NAMES = {"run", "Makefile", "Dockerfile"}  # .ci/run and friends
 SKIPPED_DIRS = {".git", ".venv", "venv", ".cache", "__pycache__", "node_modules"}
 SKIPPED_AT_ROOT = {"logs", "data"}  # run outputs (see --logs) and datasets: never walked
 RUN_FILES = ("config.yaml", "overrides.yaml", "hydra.yaml", "resolved_config.yaml", "hparams.yaml")
+FORMATTED_SUFFIXES = {".py", ".ipynb"}  # what ruff checks and formats
 
 
 def distribution_name(package: str) -> str:
     return package.replace("_", "-")
+
+
+def package_name(root: Path) -> str:
+    """The package this project builds: its distribution's name in pyproject.toml, as an import name."""
+    pyproject = root / "pyproject.toml"
+    try:
+        name = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["name"]
+    except (OSError, tomllib.TOMLDecodeError, KeyError) as error:
+        raise SystemExit(
+            f"rename: no [project] name in {pyproject} ({error}); run it from the project."
+        ) from None
+    package = name.replace("-", "_")
+    if not (root / "src" / package / "__init__.py").is_file():
+        raise SystemExit(f"rename: pyproject.toml names {name}, but {root / 'src' / package} is no package.")
+    return package
 
 
 def check_name(name: str) -> None:
@@ -61,19 +85,25 @@ def rewrite(path: Path, old: str, new: str, dry_run: bool) -> bool:
     if changed == text:
         return False
     if not dry_run:
-        _atomic_write_text(path, changed)
+        _atomic_replace(path, lambda temporary: temporary.write_text(changed, encoding="utf-8"))
     return True
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
+def _atomic_replace(path: Path, write) -> None:
+    """Write a temporary sibling, fsync, rename over `path`: a kill never leaves half a file.
+
+    Its own few lines rather than the package's atomic-file helpers: this script renames that package.
+    """
     temporary = path.with_name(f".{path.name}.rename-tmp")
-    temporary.write_text(text, encoding="utf-8")
+    write(temporary)
+    with open(temporary, "rb") as file:
+        os.fsync(file.fileno())
     temporary.replace(path)
 
 
 def rewrite_checkpoint(path: Path, old: str, new: str, dry_run: bool) -> bool:
     """A checkpoint's recorded network config names classes by module path: renamed in place."""
-    import torch
+    import torch  # only for --logs: renaming the sources needs no torch
 
     checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     hparams = checkpoint.get("hyper_parameters")
@@ -84,9 +114,7 @@ def rewrite_checkpoint(path: Path, old: str, new: str, dry_run: bool) -> bool:
         return False
     if not dry_run:
         checkpoint["hyper_parameters"] = renamed
-        temporary = path.with_name(f".{path.name}.rename-tmp")
-        torch.save(checkpoint, temporary)
-        temporary.replace(path)
+        _atomic_replace(path, lambda temporary: torch.save(checkpoint, temporary))
     return True
 
 
@@ -101,23 +129,50 @@ def _renamed_values(value, old: str, new: str):
 def rename(root: Path, new: str, logs: Path | None = None, dry_run: bool = False) -> list[str]:
     """Rename the package under `root/src` to `new`; return what changed (or would)."""
     check_name(new)
-    packages = [p for p in (root / "src").iterdir() if (p / "rename.py").is_file()]
-    if len(packages) != 1:
-        raise SystemExit(
-            f"rename: no single package with rename.py under {root / 'src'}; run it from the project."
-        )
-    old = packages[0].name
+    old = package_name(root)
     changes = []
     if old != new:
         if (root / "src" / new).exists():
             raise SystemExit(f"rename: {root / 'src' / new} exists already; pick another name or remove it.")
         changes += [f"src/{old}/ -> src/{new}/"]
         if not dry_run:
-            packages[0].rename(root / "src" / new)
-        changes += [str(p.relative_to(root)) for p in project_files(root) if rewrite(p, old, new, dry_run)]
+            (root / "src" / old).rename(root / "src" / new)
+        rewritten = [p for p in project_files(root) if rewrite(p, old, new, dry_run)]
+        changes += [str(p.relative_to(root)) for p in rewritten]
+        changes += _stale_metadata_removed(root, old, dry_run)
+        if not dry_run:
+            format_python(root, [p for p in rewritten if p.suffix in FORMATTED_SUFFIXES])
     if logs is not None and logs.is_dir():
         changes += _rename_in_runs(logs, old, new, dry_run)
     return changes
+
+
+def _stale_metadata_removed(root: Path, old: str, dry_run: bool) -> list[str]:
+    """`src/<old>.egg-info`, left by an earlier editable install: with src/ on sys.path (the editable
+    install's .pth puts it there) Python would still see the old distribution and its scripts."""
+    stale = root / "src" / f"{old}.egg-info"
+    if not stale.is_dir():
+        return []
+    if not dry_run:
+        shutil.rmtree(stale)
+    return [f"{stale.relative_to(root)}/ removed"]
+
+
+def format_python(root: Path, files: list[Path]) -> None:
+    """Sort imports and format the rewritten files with the project's own ruff settings.
+
+    A new name of another length moves line breaks, and one that sorts elsewhere moves imports:
+    without this, `ruff check` and `ruff format --check` fail on the renamed project.
+    """
+    if not files:
+        return
+    if importlib.util.find_spec("ruff") is None:
+        print(f"rename: ruff is not installed here; run `ruff check --fix . && ruff format .` in {root}.")
+        return
+    names = [str(f.relative_to(root)) for f in files]
+    for command in (["check", "--fix", "--quiet", "--select", "I"], ["format", "--quiet"]):
+        if subprocess.run([sys.executable, "-m", "ruff", *command, *names], cwd=root).returncode:
+            print(f"rename: `ruff {' '.join(command)}` found what it cannot fix (above); fix it in {root}.")
 
 
 def _rename_in_runs(logs: Path, old: str, new: str, dry_run: bool) -> list[str]:
@@ -130,25 +185,32 @@ def _rename_in_runs(logs: Path, old: str, new: str, dry_run: bool) -> list[str]:
     ]
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        prog=f"python -m {__package__}.rename", description=__doc__.splitlines()[0]
+def reinstall_instructions(root: Path, old: str, new: str) -> str:
+    """The old distribution stays installed until removed, and both would claim the same scripts."""
+    return (
+        "Now swap the installed distribution for the renamed one, so that Python finds the package\n"
+        f"under its new name and `{distribution_name(old)}` no longer claims the project's scripts:\n"
+        f"  {sys.executable} -m pip uninstall -y {distribution_name(old)}\n"
+        f'  {sys.executable} -m pip install -e "{root}[dev]"'
     )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python tools/rename.py", description=__doc__.splitlines()[0])
     parser.add_argument("name", help="the new package name, e.g. petvision")
-    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2], help="the project")
+    parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[1], help="the project")
     parser.add_argument("--logs", type=Path, nargs="?", const=Path("logs"), default=None,
                         help="also rewrite the runs under this folder (default logs/)")  # fmt: skip
     parser.add_argument("--dry-run", action="store_true", help="list the changes, change nothing")
     args = parser.parse_args(argv)
-    logs = (args.root / args.logs) if args.logs is not None and not args.logs.is_absolute() else args.logs
-    changes = rename(args.root.resolve(), args.name, logs, args.dry_run)
+    root = args.root.resolve()
+    logs = (root / args.logs) if args.logs is not None and not args.logs.is_absolute() else args.logs
+    old = package_name(root)
+    changes = rename(root, args.name, logs, args.dry_run)
     verb = "would change" if args.dry_run else "changed"
     print(f"rename: {verb} {len(changes)} paths" + "".join(f"\n  {c}" for c in changes[:200]))
-    if changes and not args.dry_run and any(c.startswith("src/") for c in changes):
-        print(
-            "Now reinstall, so that Python finds the package under its new name:\n"
-            f'  {sys.executable} -m pip install -e "{args.root}[dev]"'
-        )
+    if changes and not args.dry_run and old != args.name:
+        print(reinstall_instructions(root, old, args.name))
     elif not changes:
         print(f"rename: nothing to do; the package is {args.name} already.")
 
