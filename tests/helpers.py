@@ -103,13 +103,15 @@ class NaNWeightsAtStep(L.Callback):
 
 class RequeueAtStep(L.Callback):
     """Fault injection on a SLURM cluster: once the optimizer has taken `step` steps, the job's first
-    start asks SLURM to requeue it (what a preemption does: SIGTERM now, the job started again).
+    start is preempted (`how="requeue"`: `scontrol requeue`, SIGTERM now and the job started again)
+    or warned that its time is up (`how="warn"`: SIGUSR2, what `--signal` sends before a time limit;
+    the job must save and requeue itself).
 
-    Writes the time of the request, and of the first training batch after the restart, to `times`.
+    Writes the time of the fault, and of the first training batch after the restart, to `times`.
     """
 
-    def __init__(self, step: int, times: str) -> None:
-        self.step, self.times, self.resumed = step, Path(times), False
+    def __init__(self, step: int, times: str, how: str = "requeue") -> None:
+        self.step, self.times, self.how, self.resumed = step, Path(times), how, False
 
     def on_train_batch_start(self, trainer: L.Trainer, *args: Any) -> None:
         if os.environ.get("SLURM_RESTART_COUNT", "0") != "0" and not self.resumed:
@@ -120,9 +122,13 @@ class RequeueAtStep(L.Callback):
     def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
         if trainer.global_step == self.step and os.environ.get("SLURM_RESTART_COUNT", "0") == "0":
             with open(self.times, "a") as f:
-                f.write(f"requeue {time.time()}\n")
-            subprocess.run(["scontrol", "requeue", os.environ["SLURM_JOB_ID"]], check=True)
-            time.sleep(5)  # SLURM's SIGTERM arrives meanwhile: this batch is the last before the stop
+                f.write(f"fault {time.time()}\n")
+            job = os.environ["SLURM_JOB_ID"]
+            command = (
+                ["scontrol", "requeue", job] if self.how == "requeue" else ["scancel", "-s", "USR2", job]
+            )
+            subprocess.run(command, check=True)
+            time.sleep(5)  # the signal arrives meanwhile: this batch is the last before the stop
 
 
 def save_hydra_config(cfg: DictConfig) -> None:

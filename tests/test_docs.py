@@ -16,6 +16,7 @@ A command of any other kind fails here until a check for it is added. The import
 
 import argparse
 import itertools
+import os
 import re
 import runpy
 import shlex
@@ -59,7 +60,7 @@ HYDRA_FLAGS = {"-m": 0, "--multirun": 0, "--help": 0, "--cfg": 1, "--resolve": 0
 PYTHONS = {"python", "python3", ".venv/bin/python"}
 PROGRAMS = PYTHONS | {"pip", ".venv/bin/pip", "torchrun", "srun", "source", "tensorboard", "images-to-csv",
                       "curl", ".venv/bin/pre-commit", "pre-commit", "cat", "git",
-                      "optuna-dashboard"}  # fmt: skip
+                      "optuna-dashboard", "scripts/slurm_cluster.sh", "apt-get", "export"}  # fmt: skip
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 FENCE = re.compile(r"^\s*```(\w*)")
@@ -351,6 +352,17 @@ def check(command: Command, tmp_path: Path, monkeypatch) -> None:
         check_run_files(words[2:])
     elif program == "optuna-dashboard":
         check_optuna_dashboard(words[1:])
+    elif program == "scripts/slurm_cluster.sh":  # run for real by the `slurm` fixture (tests/test_slurm.py)
+        assert (
+            os.access(PROJECT_ROOT / program, os.X_OK) and words[1] in ("start", "stop") and len(words) == 3
+        )
+    elif program == "apt-get":  # the packages CI installs when it can (.ci/run)
+        ci = (PROJECT_ROOT / ".ci" / "run").read_text()
+        assert words[1:3] == ["install", "-y"] and all(f" {p}" in ci for p in words[3:]), words
+    elif program == "export":  # the file the cluster script writes and prints
+        name, _, value = words[1].partition("=")
+        assert name == "SLURM_CONF" and value.endswith("/slurm.conf"), words
+        assert "SLURM_CONF=$state/slurm.conf" in (PROJECT_ROOT / "scripts" / "slurm_cluster.sh").read_text()
     else:
         pytest.fail(f"{command}: {program}: no check for this program")
 

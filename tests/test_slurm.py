@@ -32,33 +32,49 @@ def test_a_multirun_through_the_slurm_launcher_completes_as_a_slurm_job(slurm, f
     assert len(submitted) == 1 and "#SBATCH" in submitted[0].read_text()  # it went through sbatch
 
 
-def requeue_times(path: Path) -> dict[str, float]:
+def fault_times(path: Path) -> dict[str, float]:
     return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in path.read_text().splitlines()}
 
 
-@pytest.mark.slow
-def test_a_job_requeued_mid_epoch_continues_its_run_and_ends_as_if_left_alone(slurm, fake_data_dir, tmp_path):
-    alone = run("train.py", *SMALL_RUN, f"hydra.run.dir={tmp_path / 'alone'}", data_dir=fake_data_dir)
-    assert alone.returncode == 0, alone.stderr[-3000:]
+@pytest.fixture(scope="module")
+def left_alone(fake_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same small run, uninterrupted, on this machine: what a requeued job must end equal to."""
+    run_dir = tmp_path_factory.mktemp("alone") / "run"
+    result = run("train.py", *SMALL_RUN, f"hydra.run.dir={run_dir}", data_dir=fake_data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir
 
-    times = tmp_path / "requeue_times.txt"
-    fault = ["+callbacks.fault._target_=tests.helpers.RequeueAtStep", "+callbacks.fault.step=14"]
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("how", "stopped_by"),
+    [("requeue", "SIGTERM"), ("warn", "SIGUSR2")],
+    ids=["preempted (scontrol requeue)", "time-limit warning (SIGUSR2): requeues itself"],
+)
+def test_a_job_stopped_mid_epoch_continues_its_run_and_ends_as_if_left_alone(
+    slurm, fake_data_dir, tmp_path, left_alone, how, stopped_by
+):
+    times = tmp_path / "fault_times.txt"
+    fault = [
+        "+callbacks.fault._target_=tests.helpers.RequeueAtStep", "+callbacks.fault.step=14",
+        f"+callbacks.fault.times={times}", f"+callbacks.fault.how={how}",
+    ]  # fmt: skip
     result = run(
-        "train.py", "-m", *SMALL_RUN, *ON_LOCAL_CLUSTER, *fault, f"+callbacks.fault.times={times}",
-        f"hydra.sweep.dir={tmp_path / 'sweep'}", data_dir=fake_data_dir, timeout=600,
+        "train.py", "-m", *SMALL_RUN, *ON_LOCAL_CLUSTER, *fault, f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        data_dir=fake_data_dir, timeout=600,
     )  # fmt: skip
     assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
     run_dir = tmp_path / "sweep" / "0"
     log = (run_dir / "train.log").read_text()
-    assert "Training interrupted by SIGTERM" in log  # the requeue stopped the first start ...
+    assert f"Training interrupted by {stopped_by}" in log  # the first start stopped ...
     assert f"continuing {run_dir / 'checkpoints' / 'last.ckpt'}" in log  # ... the second went on
     assert log.count("- epoch 0:") == 1 and log.count("- epoch 2:") == 1  # no epoch trained twice
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
     summary = read_metrics(run_dir)
     assert summary["status"] == "completed" and summary["resumed_from"]["global_step"] == 14
-    ours, theirs = weights(run_dir), weights(tmp_path / "alone")
+    ours, theirs = weights(run_dir), weights(left_alone)
     assert max((ours[k] - theirs[k]).abs().max().item() for k in theirs) == 0
 
-    # What a requeue costs, from the request to the first training batch of the restarted job.
-    cost = requeue_times(times)
-    print(f"requeue cost: {cost['training again'] - cost['requeue']:.1f} s")
+    # What a requeue costs, from the fault to the first training batch of the restarted job.
+    cost = fault_times(times)
+    print(f"requeue cost ({how}): {cost['training again'] - cost['fault']:.1f} s")

@@ -43,3 +43,17 @@ def test_torchrun_ranks_without_a_shared_id_are_told_to_pass_the_folder(tmp_path
     monkeypatch.delenv("SLURM_NTASKS", raising=False)
     with pytest.raises(RunFolderError, match="hydra.run.dir="):
         claim_new_dir(str(tmp_path / "runs" / "t"))
+
+
+def test_a_run_folder_given_on_the_command_line_claims_no_other(compose_config, tmp_path, monkeypatch):
+    # A torchrun rank without a shared id refuses any claim: composing must not claim one (Hydra's
+    # merge of config layers resolves a run folder that is then replaced).
+    monkeypatch.setattr(run_folders, "_claimed", {})
+    for name, value in {
+        "WORLD_SIZE": "2",
+        "RANK": "1",
+        "LOCAL_RANK": "1",
+        "TORCHELASTIC_RUN_ID": "none",
+    }.items():
+        monkeypatch.setenv(name, value)
+    compose_config([f"hydra.run.dir={tmp_path / 'given'}"])

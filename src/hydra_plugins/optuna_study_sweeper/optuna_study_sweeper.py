@@ -162,8 +162,10 @@ class OptunaStudySweeper(Sweeper):
 
         import optuna
 
-        # Kept (not read back from the study) to put an interrupted trial back in the queue.
-        self.backend = study_storage(self.storage, self.heartbeat_s) or optuna.storages.InMemoryStorage()
+        # Kept (not read back from the study) to put an interrupted trial back in the queue; built
+        # under the creation lock, as it sets up a new database (see _creation_lock).
+        with _creation_lock(self.storage):
+            self.backend = study_storage(self.storage, self.heartbeat_s) or optuna.storages.InMemoryStorage()
         study = open_study(
             self.study_name, self.storage, self.direction, self.sampler, self.pruner, backend=self.backend
         )
