@@ -99,7 +99,7 @@ def test_a_streamed_run_stopped_mid_epoch_and_resumed_ends_with_the_uninterrupte
     assert (
         stopped.returncode == 128 + signal.SIGTERM and torch.load(last)["global_step"] == 6
     )  # epoch 1, batch 2
-    resumed = run("train.py", f"ckpt_path={last}", "callbacks.fault=null")
+    resumed = run("train.py", f"ckpt_path={last}", "++callbacks.fault=null")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     expected = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt")["state_dict"]
     for name, tensor in torch.load(last)["state_dict"].items():

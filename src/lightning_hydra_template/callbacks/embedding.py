@@ -53,7 +53,9 @@ class Embedding(L.Callback):
             return
         wanted = self.count - sum(len(labels) for labels in self._kept["label"])
         images, labels = batch[0][:wanted], batch[1][:wanted]
-        self._kept["features"].append(self._features[:wanted].flatten(1).float())
+        # The batch's own images come first: with flip TTA the network also saw their mirror images.
+        features = self._features[: len(batch[1])]
+        self._kept["features"].append(features[:wanted].flatten(1).float())
         self._kept["image"].append(shrunk(images, self.thumbnail_size))
         self._kept["label"].append(labels)
         self._kept["predicted"].append(outputs[:wanted].argmax(dim=-1))
