@@ -281,6 +281,7 @@ def check_script_arguments(script: Path, arguments: list[str], monkeypatch) -> N
 
     monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
     monkeypatch.setattr(sys, "argv", [str(script), *arguments])
+    monkeypatch.syspath_prepend(str(script.parent))  # as `python <script>` does: its neighbours import
     with pytest.raises(ArgumentsParsed):
         runpy.run_path(str(script), run_name="__main__")
 
