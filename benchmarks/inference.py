@@ -316,7 +316,7 @@ def predict_row(
     ]
     wall, run_dir, other = timed_predict(checkpoint, csv, tmp, env, args)
     startup = statistics.median(run[0] for run in startups)
-    accuracy = json.loads((run_dir / "metrics.json").read_text())["metrics"]["test/acc"]
+    accuracy = json.loads((run_dir / "metrics.json").read_text())["metrics"]["predict/acc"]
     # On a few hundred images the difference can drown in start-up jitter: no figure then.
     rate = (len(labels) - 1) / (wall - startup) if wall > startup else None
     worst = max(other, *(run[2] for run in startups))
