@@ -3,13 +3,15 @@
     python benchmarks/time_to_accuracy.py                        # experiment=cnn vs cnn_reference, 3 seeds
     python benchmarks/time_to_accuracy.py --recipe experiment=cnn_best --seeds 1 --no-ablations
     python benchmarks/time_to_accuracy.py --seeds 1 --ablate fp32:trainer.precision=32-true
+    python benchmarks/time_to_accuracy.py --also experiment=cnn_best     # a second recipe, same references
 
 Each run is `train.py` in a fresh process with the recipe's overrides, `seed=<seed>` and the
 `step_timer` callback, which records the fit's duration and the time and accuracy of each
 validation. Reported per recipe: fit time, test accuracy (mean, min, max over seeds) and the time
 from the fit's start to the end of the first validation at or above --target, each as a ratio to
 the reference measured in the same invocation (runs alternate reference / recipe per seed, so a
-change of load hits both). The ablation rows run the recipe with one ingredient taken out each.
+change of load hits both); `--also` races more recipes against the same reference runs. The
+ablation rows run the recipe with one ingredient taken out each.
 The CPU time the runs and all other processes used is recorded too: on a shared machine, compare
 the figures of one invocation only. See benchmarks/README.md.
 """
@@ -31,7 +33,9 @@ ABLATIONS = {
     "no label smoothing": ["loss.label_smoothing=0.0"],
     "no flip TTA at test": ["model.test_flip_tta=false"],
     "channels-first": ["model.channels_last=false"],
-    "no random crop": ["data.crop_padding=0"],
+    "dropout 0.3 (the reference's) instead of 0.1": ["model.net.dropout=0.3"],
+    "with the reference's random crop": ["data.crop_padding=2"],
+    "7 epochs instead of 6": ["trainer.max_epochs=7"],
 }
 
 
@@ -103,16 +107,22 @@ def with_ratios(row: dict, base: dict) -> dict:
 
 def benchmark(args) -> dict:
     recipe, reference = args.recipe, args.reference
-    runs: dict[str, list[dict]] = {"reference": [], "recipe": []}
+    # Every recipe runs once per seed next to the reference; the order flips each seed.
+    contenders = {"reference": reference, "recipe": recipe}
+    contenders |= {f"also {i + 1}": overrides for i, overrides in enumerate(args.also)}
+    runs: dict[str, list[dict]] = {kind: [] for kind in contenders}
     for i in range(args.seeds):
         seed = args.first_seed + i
-        order = ("reference", "recipe") if i % 2 == 0 else ("recipe", "reference")
-        for kind in order:
-            overrides = reference if kind == "reference" else recipe
-            runs[kind].append(measure(overrides, seed, args))
+        for kind in list(contenders)[:: 1 if i % 2 == 0 else -1]:
+            runs[kind].append(measure(contenders[kind], seed, args))
             print(f"  {kind} seed {seed}: {brief(runs[kind][-1])}", flush=True)
     base = summarise("reference", reference, runs["reference"])
     chosen = with_ratios(summarise("recipe", recipe, runs["recipe"]), base)
+    also = [
+        with_ratios(summarise(kind, contenders[kind], runs[kind]), base)
+        for kind in contenders
+        if kind.startswith("also")
+    ]
     ablations = []
     for name, removal in args.ablate:
         rows = []
@@ -124,6 +134,7 @@ def benchmark(args) -> dict:
         "target": args.target,
         "reference": with_ratios(base, base),
         "recipe": chosen,
+        "also": also,
         "ablations": ablations,
     }
 
@@ -152,7 +163,7 @@ def print_report(report: dict) -> None:
         f"time to {target} val ratio (seeds reaching it) | fit s | others' CPU s (max of a run) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for row in (report["reference"], report["recipe"]):
+    for row in (report["reference"], report["recipe"], *report["also"]):
         print(
             f"| {' '.join(row['overrides'])} | {row['seeds']} | {percent(row['test_acc_mean'])} "
             f"({percent(row['test_acc_min'])}-{percent(row['test_acc_max'])}) | {times(row['fit_ratio'])} | "
@@ -187,6 +198,10 @@ def main() -> None:
         "--recipe", type=overrides_list, default=["experiment=cnn"], help="comma-separated overrides"
     )
     parser.add_argument("--reference", type=overrides_list, default=["experiment=cnn_reference"])
+    parser.add_argument(
+        "--also", type=overrides_list, action="append", default=[], metavar="OVERRIDES",
+        help="another recipe raced against the same reference runs (repeatable; no ablations)",
+    )  # fmt: skip
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--first-seed", type=int, default=42)
     parser.add_argument("--target", type=float, default=0.93, help="validation accuracy to reach")

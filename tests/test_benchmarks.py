@@ -140,7 +140,7 @@ def test_time_to_accuracy_races_a_recipe_against_the_reference_with_ablations(fa
     result = run(
         "benchmarks/time_to_accuracy.py",
         *("--seeds", "2", "--target", "0.0", "--json", str(report_path)),
-        *("--ablate", "fp32:trainer.precision=32-true", "--extra", *tiny),
+        *("--also", "experiment=cnn_best", "--ablate", "fp32:trainer.precision=32-true", "--extra", *tiny),
         data_dir=fake_data_dir,
         timeout=900,
     )
@@ -156,6 +156,9 @@ def test_time_to_accuracy_races_a_recipe_against_the_reference_with_ablations(fa
         assert run_["epochs"] == 2 and 0.0 <= run_["test_acc"] <= 1.0
         assert run_["time_to_target_s"] == run_["validations"][0]["seconds"]  # any accuracy reaches 0 %
     assert recipe["test_acc_min"] <= recipe["test_acc_mean"] <= recipe["test_acc_max"]
+    (best,) = report["also"]  # a second recipe, timed against the same reference runs
+    assert best["overrides"] == ["experiment=cnn_best"] and [r["seed"] for r in best["runs"]] == [42, 43]
+    assert best["fit_ratio"] == pytest.approx(best["fit_s"] / reference["fit_s"])
     (ablation,) = report["ablations"]
     assert ablation["name"] == "fp32" and ablation["overrides"] == ["trainer.precision=32-true"]
     assert ablation["fit_ratio"] == pytest.approx(ablation["fit_s"] / recipe["fit_s"])

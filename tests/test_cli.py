@@ -212,8 +212,7 @@ def test_each_network_trains_on_a_folder_of_your_own_images(experiment, small, t
         "debug=fast",
         small,
         "trainer.accelerator=cpu",
-        f"data.csv_path={tmp_path / 'labels.csv'}",
-        f"data.image_dir={images}",
+        f"data.csv_path={tmp_path / 'labels.csv'}",  # its paths are relative to its own folder
         "data.image_size=16",
         "data.val_ratio=0.2",
         "data.test_ratio=0.2",

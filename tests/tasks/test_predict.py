@@ -147,7 +147,7 @@ def test_nothing_classified_is_an_error_and_a_csv_of_another_folder_names_it(
     (broken / "a.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="No image was classified"):
         predict_with(compose_config, checkpoint, broken)
-    # images-to-csv writes paths relative to the image folder; the CSV moved elsewhere loses them.
+    # A CSV of paths relative to the image folder, moved out of it, loses them.
     moved = root.parent / "labels.csv"
     moved.write_text((root / "labels.csv").read_text())
     with pytest.raises(DataError) as raised:

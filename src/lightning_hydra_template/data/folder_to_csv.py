@@ -2,7 +2,11 @@
 
     python -m lightning_hydra_template.data.folder_to_csv /data/pets/images /data/pets/labels.csv
 
-`/data/pets/images/<class>/<file>` becomes the row `<class>/<file>,<class>` under a `file,label` header.
+`/data/pets/images/<class>/<file>` becomes the row `images/<class>/<file>,<class>` under a `file,label`
+header: paths are relative to the CSV's own folder, where training and predict look them up by default,
+so the CSV works wherever it is given without `data.image_dir`. When the images are not below the
+CSV's folder (a `..` path would be refused there), the paths are relative to the image folder and the
+printed command names it as `data.image_dir`.
 """
 
 import argparse
@@ -13,21 +17,28 @@ from pathlib import Path
 from .image_files import image_suffixes, is_image_name
 
 
-def folder_rows(image_dir: Path) -> list[tuple[str, str]]:
-    """`(relative file, class)` for every image one level below a class folder, sorted."""
+def folder_rows(image_dir: Path, base: Path | None = None) -> list[tuple[str, str]]:
+    """`(file relative to base, class)` for every image below a class folder, sorted; base: image_dir."""
+    base = base or image_dir
     rows = []
     for class_dir in sorted(p for p in image_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         for path in sorted(class_dir.rglob("*")):
             if path.is_file() and is_image_name(path):
-                rows.append((path.relative_to(image_dir).as_posix(), class_dir.name))
+                rows.append((path.relative_to(base).as_posix(), class_dir.name))
     return rows
 
 
+def paths_base(image_dir: Path, csv_path: Path) -> Path:
+    """The folder the rows' paths are relative to: the CSV's own when the images are below it."""
+    csv_dir = csv_path.parent.resolve()
+    return csv_dir if image_dir.resolve().is_relative_to(csv_dir) else image_dir.resolve()
+
+
 def write_csv(image_dir: Path, csv_path: Path) -> int:
-    """Write the CSV; return how many rows it holds."""
+    """Write the CSV (paths relative to `paths_base`); return how many rows it holds."""
     if not image_dir.is_dir():
         raise SystemExit(f"{image_dir} is not a folder; give the folder that holds one sub-folder per class.")
-    rows = folder_rows(image_dir)
+    rows = folder_rows(image_dir.resolve(), paths_base(image_dir, csv_path))
     if not rows:
         raise SystemExit(
             f"No images ({', '.join(sorted(image_suffixes())[:8])}, ...) in class folders under {image_dir}; "
@@ -48,9 +59,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     count = write_csv(args.image_dir, args.csv_path)
     classes = len({label for _, label in folder_rows(args.image_dir)})
-    print(f"Wrote {count} rows ({classes} classes) to {args.csv_path}", file=sys.stderr)
-    train = "python train.py experiment=csv_cnn"
-    print(f"Train: {train} data.csv_path={args.csv_path} data.image_dir={args.image_dir}", file=sys.stderr)
+    base = paths_base(args.image_dir, args.csv_path)
+    print(
+        f"Wrote {count} rows ({classes} classes) to {args.csv_path}, paths relative to {base}",
+        file=sys.stderr,
+    )
+    train = f"python train.py experiment=csv_cnn data.csv_path={args.csv_path}"
+    if base != args.csv_path.parent.resolve():  # the images are elsewhere: name their folder
+        train += f" data.image_dir={base}"
+    print(f"Train: {train}", file=sys.stderr)
 
 
 if __name__ == "__main__":
