@@ -8,6 +8,7 @@ import torch
 import yaml
 
 from lightning_hydra_template.errors import ConfigError
+from lightning_hydra_template.run.run_summary import COMPARED_FIRST
 from lightning_hydra_template.tasks.evaluate import evaluate
 from lightning_hydra_template.tasks.train import objective, train
 
@@ -45,13 +46,25 @@ def test_a_few_batches_write_checkpoint_events_and_metrics(compose_config, exper
 def test_tensorboard_gets_curves_and_the_hparams_tab(compose_config):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    summary = run_train(compose_config, "mlp")
+    cfg = compose_config(["experiment=mlp", *SMALL["mlp"]])
+    summary = train(cfg)
     events = EventAccumulator(str(Path(summary["run_dir"]) / "tensorboard"))
     events.Reload()
     scalars = events.Tags()["scalars"]
     assert {"train/loss_step", "val/acc", "val/acc_best", "test/acc"} <= set(scalars)
     assert "hp/test_acc" in scalars  # the HParams tab's metric columns
-    assert "_hparams_/session_start_info" in events.PluginTagToContent("hparams")
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+    content = events.PluginTagToContent("hparams")
+    start = HParamsPluginData.FromString(content["_hparams_/session_start_info"]).session_start_info
+    shown = {key: value.ListFields()[0][1] for key, value in start.hparams.items()}
+    # A single run: the keys people compare first, and those it was given; no constant config dump.
+    given = {key.lstrip("+~").split("=")[0] for key in cfg.hydra.overrides.task}
+    assert set(shown) == set(COMPARED_FIRST) | given
+    assert shown["experiment"] == "mlp" and shown["model.net.hidden_sizes"] == "[32]"
+    assert shown["optimizer"] == "adamw" and shown["optimizer.lr"] == cfg.optimizer.lr
+    experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    assert experiment.metric_infos[0].name.tag == "hp/val_acc_best"  # train.yaml's optimized_metric
 
 
 def test_checkpoints_load_with_torchs_safe_default(compose_config):

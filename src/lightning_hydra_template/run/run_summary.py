@@ -22,9 +22,10 @@ def log_hparams(
 ) -> None:
     """Record the experiment's config with its final metrics (TensorBoard's HParams tab).
 
-    A sweep's job passes `swept`, the values of the keys its sweep set (`swept_values`): the HParams
-    table then has a column per swept key rather than hundreds of constant ones, and `objective`,
-    the metric the sweep ranks by, is its first metric. `hparams.yaml` keeps the whole config.
+    `swept` are the HParams table's columns rather than hundreds of constant config values: a sweep's
+    job passes the keys its sweep set (`swept_values`), a single run the keys people compare first
+    and those its command line set (`compared_values`). `objective`, the metric the run is judged
+    by, is the first metric. `hparams.yaml` keeps the whole config.
     """
     params = {
         k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
@@ -48,6 +49,14 @@ def log_hparams(
         _write_hparams_yaml(logger, params)
 
 
+# What a user compares between single runs first: the HParams columns of a run not in a sweep,
+# with the keys its command line set (a config group by its chosen option).
+COMPARED_FIRST = (
+    "experiment", "data", "model", "optimizer", "optimizer.lr", "scheduler", "data.batch_size",
+    "trainer.max_epochs", "trainer.precision", "seed",
+)  # fmt: skip
+
+
 def swept_values(cfg: DictConfig, overrides: list[str], choices: Mapping[str, Any]) -> dict[str, Any]:
     """`key: value` of each key a sweep's job was given (`overrides`), resolved from the job's config:
     a config group by its chosen option (`choices`), a value as the run used it. The keys that made
@@ -61,9 +70,19 @@ def swept_values(cfg: DictConfig, overrides: list[str], choices: Mapping[str, An
         key = override.key_or_group
         if key.startswith(f"{IDENTITY_KEY}.") or override.is_delete():
             continue
-        value = choices[key] if key in choices else OmegaConf.select(cfg, key)
-        values[key] = OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
+        values[key] = _value(cfg, key, choices)
     return values
+
+
+def compared_values(cfg: DictConfig, overrides: list[str], choices: Mapping[str, Any]) -> dict[str, Any]:
+    """A single run's HParams columns: the `COMPARED_FIRST` keys it has, then those it was given."""
+    first = {key: _value(cfg, key, choices) for key in COMPARED_FIRST}
+    return {k: v for k, v in first.items() if v is not None} | swept_values(cfg, overrides, choices)
+
+
+def _value(cfg: DictConfig, key: str, choices: Mapping[str, Any]) -> Any:
+    value = choices[key] if key in choices else OmegaConf.select(cfg, key)
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else value
 
 
 def _write_hparams_yaml(logger, params: Mapping[str, Any]) -> None:

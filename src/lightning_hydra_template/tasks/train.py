@@ -82,7 +82,7 @@ def _fit_and_test(
     )
     from ..config.monitors import check_monitors
     from ..run.resume import starting_weights
-    from ..run.run_summary import log_hparams, swept_values
+    from ..run.run_summary import compared_values, log_hparams, swept_values
     from ..run_status import scalar_metrics
 
     started = time.perf_counter()
@@ -139,14 +139,14 @@ def _fit_and_test(
             wall_time_s=round(time.perf_counter() - started, 1),
         )
     if trainer.is_global_zero:
-        # A sweep's job: the HParams table shows the swept keys, and the sweep's objective first.
+        # The HParams table: a sweep's job shows its swept keys, a single run the keys people compare
+        # first and those it was given; the objective is the first metric.
         from hydra.core.hydra_config import HydraConfig
 
         hydra_cfg = HydraConfig.get()
-        swept = (
-            swept_values(cfg, list(hydra_cfg.overrides.task), hydra_cfg.runtime.choices) if sweeping else None
-        )
-        log_hparams(trainer.loggers, cfg, metrics, swept, cfg.get("optimized_metric") if sweeping else None)
+        columns = swept_values if sweeping else compared_values
+        shown = columns(cfg, list(hydra_cfg.overrides.task), hydra_cfg.runtime.choices)
+        log_hparams(trainer.loggers, cfg, metrics, shown, cfg.get("optimized_metric"))
 
 
 def _tune(
