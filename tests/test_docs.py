@@ -9,7 +9,8 @@ A command is a line of a ```bash block, or an inline `code span` that starts wit
 - images-to-csv, tools/rename.py: run for real, on generated images and a copy of the project;
 - the benchmark scripts: their argument parser accepts the arguments (nothing is measured);
 - installing, testing, linting: the same commands CI runs, extras that exist, markers that exist;
-- tensorboard and curl: the program is installed; the URL and form field are those serve.py answers.
+- tensorboard, jupyter and curl: the program is installed (and the notebook exists); the URL and form
+  field are those serve.py answers.
 A command of any other kind fails here until a check for it is added. The import lines of
 ```python blocks run, so a moved module is caught.
 """
@@ -59,7 +60,7 @@ TASK_MODULES = {f"{PACKAGE}.tasks.{task}": config for task, config in
 HYDRA_FLAGS = {"-m": 0, "--multirun": 0, "--help": 0, "--cfg": 1, "--resolve": 0}  # flag: values it takes
 PYTHONS = {"python", "python3", ".venv/bin/python"}
 PROGRAMS = PYTHONS | {"pip", ".venv/bin/pip", "torchrun", "srun", "source", "tensorboard", "images-to-csv",
-                      "curl", ".venv/bin/pre-commit", "pre-commit", "cat", "git",
+                      "curl", ".venv/bin/pre-commit", "pre-commit", "cat", "git", "jupyter",
                       "optuna-dashboard", "scripts/slurm_cluster.sh", "apt-get", "export"}  # fmt: skip
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
@@ -341,6 +342,9 @@ def check(command: Command, tmp_path: Path, monkeypatch) -> None:
     elif program == "tensorboard":
         scripts = distribution("tensorboard").entry_points.select(group="console_scripts")
         assert "tensorboard" in scripts.names  # installed with the project's dependencies
+    elif program == "jupyter":  # tests/test_notebooks.py runs the notebook in a kernel
+        scripts = distribution("jupyterlab").entry_points.select(group="console_scripts")
+        assert words[1] == "lab" and "jupyter-lab" in scripts.names and (PROJECT_ROOT / words[2]).is_file()
     elif program == "curl":
         check_curl(words[1:])
     elif program == "cat":
