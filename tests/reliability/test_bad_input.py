@@ -155,6 +155,20 @@ def test_a_full_disk_is_one_line_naming_the_file(
     assert sorted(p.name for p in disk.iterdir()) == ["filler"]
 
 
+def test_a_checkpoint_on_a_full_disk_stops_training_in_one_line(fake_data_dir, tmp_path, small_file_system):
+    # Room for the run folder's small files, not for a checkpoint of 784-256-10 with Adam's moments (2.4 MB).
+    disk = small_file_system("1m")
+    result = run(
+        "train.py", "experiment=mlp", "model.net.hidden_sizes=[256]", "debug=fast", "data.val_size=100",
+        f"hydra.run.dir={disk / 'run'}", data_dir=fake_data_dir,
+    )  # fmt: skip
+    # torch's zip writer says "unexpected pos 821568 vs 821460": the message says what it means.
+    assert_one_message(result, f"Could not write {disk / 'run' / 'checkpoints'}", "No space left on device")
+    assert "the checkpoint needs about 2.4 MB" in result.stdout + result.stderr
+    assert "paths.log_dir=" in result.stdout + result.stderr  # where to point the run instead
+    assert not list((disk / "run" / "checkpoints").glob("*")), "a partial checkpoint was left"
+
+
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 BAD_VALUES = [
     (

@@ -1,5 +1,6 @@
 """Checkpoint files written the database way (a temporary sibling, fsync, rename), and read once."""
 
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,10 +43,36 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 f"the previous {path.name} is unchanged" if path.exists() else f"no {path.name} was written"
             )
             reason = error.__cause__ if isinstance(error, StorageError) else error  # atomic_open's, unwrapped
+            if isinstance(reason, RuntimeError):
+                reason = _full_disk(path.parent, _tensor_bytes(checkpoint)) or reason
             raise StorageError(
                 f"Could not write {path} ({reason}); {kept}. Free space on that disk, or point the run "
                 "elsewhere with paths.log_dir=/another/disk."
             ) from error
+
+
+def _full_disk(folder: Path, needed: int) -> str | None:
+    """The reason in words when `folder`'s disk cannot hold `needed` bytes.
+
+    torch's C++ zip writer reports a full disk as "[enforce fail at inline_container.cc] unexpected
+    pos ...", never as ENOSPC; the free space after the partial file is removed says what happened.
+    """
+    free = shutil.disk_usage(folder).free
+    if free >= needed:
+        return None
+    megabytes = f"the checkpoint needs about {needed / 1e6:.1f} MB, {free / 1e6:.1f} MB are free"
+    return f"No space left on device: {megabytes}"
+
+
+def _tensor_bytes(value: Any) -> int:
+    """The bytes of every tensor in a checkpoint dict: about the size of its file."""
+    if isinstance(value, torch.Tensor):
+        return value.nelement() * value.element_size()
+    if isinstance(value, Mapping):
+        return sum(_tensor_bytes(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return sum(_tensor_bytes(v) for v in value)
+    return 0
 
 
 def _key(path: str | Path) -> str:
