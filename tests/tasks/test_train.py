@@ -52,7 +52,12 @@ def test_tensorboard_gets_curves_and_the_hparams_tab(compose_config):
     events.Reload()
     scalars = events.Tags()["scalars"]
     assert {"train/loss_step", "val/acc", "val/acc_best", "test/acc"} <= set(scalars)
-    assert "hp/test_acc" in scalars  # the HParams tab's metric columns
+    # The HParams tab's metrics sit on the curves' own last step: no single-point card of their own.
+    assert not [tag for tag in scalars if tag.startswith("hp/")]
+    # test/acc has its one step (the last); val/acc_best ends with its final value there, no point at 0.
+    (last_step,) = {event.step for event in events.Scalars("test/acc")}
+    best = events.Scalars("val/acc_best")
+    assert best[-1].step == last_step and best[-1].value == best[-2].value and best[0].step > 0
     from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
     content = events.PluginTagToContent("hparams")
@@ -64,7 +69,7 @@ def test_tensorboard_gets_curves_and_the_hparams_tab(compose_config):
     assert shown["experiment"] == "mlp" and shown["model.net.hidden_sizes"] == "[32]"
     assert shown["optimizer"] == "adamw" and shown["optimizer.lr"] == cfg.optimizer.lr
     experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
-    assert experiment.metric_infos[0].name.tag == "hp/val_acc_best"  # train.yaml's optimized_metric
+    assert experiment.metric_infos[0].name.tag == "val/acc_best"  # train.yaml's optimized_metric
 
 
 def test_checkpoints_load_with_torchs_safe_default(compose_config):
@@ -195,7 +200,7 @@ def test_a_sweeps_job_shows_its_swept_keys_in_hparams_and_the_objective_first(co
         "experiment": "mlp", "model.net.hidden_sizes": "[32]", "optimizer": "sgd", "optimizer.lr": 0.02
     }  # fmt: skip
     experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
-    assert experiment.metric_infos[0].name.tag == "hp/val_acc_best"  # train.yaml's optimized_metric
+    assert experiment.metric_infos[0].name.tag == "val/acc_best"  # train.yaml's optimized_metric
     # hparams.yaml keeps the whole config.
     assert (
         "net"

@@ -19,30 +19,31 @@ def log_hparams(
     metrics: Mapping[str, float],
     swept: Mapping[str, Any] | None = None,
     objective: str | None = None,
+    step: int = 0,
 ) -> None:
     """Record the experiment's config with its final metrics (TensorBoard's HParams tab).
 
     `swept` are the HParams table's columns rather than hundreds of constant config values: a sweep's
     job passes the keys its sweep set (`swept_values`), a single run the keys people compare first
     and those its command line set (`compared_values`). `objective`, the metric the run is judged
-    by, is the first metric. `hparams.yaml` keeps the whole config.
+    by, is the first metric. `step` is the run's last (global) step. `hparams.yaml` keeps the whole
+    config.
     """
     params = {
         k: OmegaConf.to_container(cfg[k], resolve=True) if OmegaConf.is_config(cfg[k]) else cfg[k]
         for k in HPARAM_KEYS
         if k in cfg
     }
-    # Under their own `hp/` tags: logged at step 0, they would otherwise add a stray point to
-    # the start of every training curve.
-    final = {f"hp/{k.replace('/', '_')}": v for k, v in headline(metrics).items() if math.isfinite(v)}
-    first = f"hp/{objective.replace('/', '_')}" if objective else None
-    if first in final:
-        final = {first: final[first], **{k: v for k, v in final.items() if k != first}}
+    # Under the curves' own tags, at the run's last step, where each curve ends with that value:
+    # HParams reads them from there, and the Scalars page gets no single-point card per metric.
+    final = {k: v for k, v in headline(metrics).items() if math.isfinite(v)}
+    if objective in final:
+        final = {objective: final[objective], **{k: v for k, v in final.items() if k != objective}}
     from lightning.pytorch.loggers import TensorBoardLogger
 
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):  # pairs params with metrics in HParams
-            logger.log_hyperparams(dict(swept) if swept else params, metrics=final)
+            logger.log_hyperparams(dict(swept) if swept else params, metrics=final, step=step)
         else:
             logger.log_hyperparams(params)
         logger.save()

@@ -146,7 +146,7 @@ def _fit_and_test(
         hydra_cfg = HydraConfig.get()
         columns = swept_values if sweeping else compared_values
         shown = columns(cfg, list(hydra_cfg.overrides.task), hydra_cfg.runtime.choices)
-        log_hparams(trainer.loggers, cfg, metrics, shown, cfg.get("optimized_metric"))
+        log_hparams(trainer.loggers, cfg, metrics, shown, cfg.get("optimized_metric"), trainer.global_step)
 
 
 def _tune(
