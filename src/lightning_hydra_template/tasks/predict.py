@@ -25,11 +25,9 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     """Classify `cfg.input`; write predictions.csv (and metrics.json when labels are given)."""
     import torch
     from hydra.core.hydra_config import HydraConfig
-    from rich.progress import MofNCompleteColumn, Progress
 
     from ..atomic_files import atomic_write_json, atomic_write_text
     from ..config.checks import check_config
-    from ..data.image_cache import decode_all
     from ..inference.predictor import Predictor
 
     check_config(cfg)
@@ -38,27 +36,9 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
     predictor = Predictor.from_checkpoint(cfg.ckpt_path, cfg.device, bool(cfg.get("flip_tta", False)))
     inputs = list_inputs(Path(cfg.input).expanduser().resolve(), cfg.get("csv"))
     files, labels = inputs.files, inputs.labels
-    rows, probabilities, bad = [], [], list(inputs.refused)
-    with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), transient=True) as progress:
-        task = progress.add_task(f"Classifying {len(files)} images", total=len(files))
-        for start in range(0, len(files), CHUNK):
-            chunk = files[start : start + CHUNK]
-            pixels, failures = decode_all(
-                chunk,
-                predictor.channels,
-                predictor.image_size,
-                cfg.decode_workers,
-                advance=lambda n: progress.advance(task, n),
-                resize=predictor.resize,
-            )
-            bad += [(chunk[i], reason) for i, reason in sorted(failures.items())]
-            keep = [i for i in range(len(chunk)) if i not in failures]
-            batch = torch.from_numpy(pixels[keep])
-            for part in batch.split(int(cfg.batch_size)):
-                probabilities.append(predictor.probabilities(part).cpu())
-            rows += [start + i for i in keep]
+    rows, probabilities, undecodable = _classify(files, predictor, cfg)
+    bad = [*inputs.refused, *undecodable]
     _report_bad_images(bad, cfg.on_bad_images, inputs, predicted=len(rows))
-    probabilities = torch.cat(probabilities) if probabilities else torch.zeros(0, len(predictor.class_names))
     described = predictor.describe(probabilities, int(cfg.top_k))
     true = label_indices([labels[i] for i in rows], predictor.class_names) if labels else None
 
@@ -84,6 +64,39 @@ def predict(cfg: DictConfig) -> dict[str, Any]:
         atomic_write_json(run_dir / "metrics.json", summary)
     log.info("Predictions for %d images in %s", len(rows), output)
     return summary
+
+
+def _classify(files: list[Path], predictor, cfg: DictConfig) -> tuple[list[int], Any, list[tuple[Path, str]]]:
+    """Decode and classify `files` in chunks, with a progress bar.
+
+    Returns the indices of the files classified, their class probabilities (one row each) and
+    `(file, reason)` for each file that could not be decoded.
+    """
+    import torch
+    from rich.progress import MofNCompleteColumn, Progress
+
+    from ..data.image_cache import decode_all
+
+    rows, probabilities, bad = [], [], []
+    with Progress(*Progress.get_default_columns(), MofNCompleteColumn(), transient=True) as progress:
+        task = progress.add_task(f"Classifying {len(files)} images", total=len(files))
+        for start in range(0, len(files), CHUNK):
+            chunk = files[start : start + CHUNK]
+            pixels, failures = decode_all(
+                chunk,
+                predictor.channels,
+                predictor.image_size,
+                cfg.decode_workers,
+                advance=lambda n: progress.advance(task, n),
+                resize=predictor.resize,
+            )
+            bad += [(chunk[i], reason) for i, reason in sorted(failures.items())]
+            keep = [i for i in range(len(chunk)) if i not in failures]
+            for part in torch.from_numpy(pixels[keep]).split(int(cfg.batch_size)):
+                probabilities.append(predictor.probabilities(part).cpu())
+            rows += [start + i for i in keep]
+    empty = torch.zeros(0, len(predictor.class_names))
+    return rows, torch.cat(probabilities) if probabilities else empty, bad
 
 
 def _report_bad_images(

@@ -72,42 +72,12 @@ def _fit_and_test(
 ) -> None:
     import lightning as L
 
-    from ..config.builders import (
-        build,
-        build_callbacks,
-        build_datamodule,
-        build_loggers,
-        build_model,
-        build_trainer,
-    )
-    from ..config.monitors import check_monitors
-    from ..run.resume import starting_weights
-    from ..run.run_summary import compared_values, log_hparams, swept_values
     from ..run_status import scalar_metrics
 
     started = time.perf_counter()
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-
-    datamodule = build_datamodule(cfg)
-    scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
-    model = build_model(cfg, datamodule, optimizer=build(cfg.optimizer), scheduler=scheduler)
-    starting_weights(model, cfg, resume)
-    if hasattr(model, "epoch_metrics"):
-        check_monitors(cfg, model.epoch_metrics())
-    loggers = build_loggers(cfg, purge_step=resume.tensorboard_purge_step if resume else None)
-    callbacks = build_callbacks(cfg, with_logger=bool(loggers), provenance=provenance)
-    if cfg.get("time_budget"):
-        from ..callbacks.time_budget import TimeBudget
-
-        callbacks.append(TimeBudget(cfg.time_budget))
-    if resume is not None:
-        from ..callbacks.configured_learning_rate import ConfiguredLearningRate
-
-        callbacks.append(ConfiguredLearningRate())  # optimizer.lr given now applies, not the checkpoint's
-    # Lightning restores the trainer from the checkpoint this task read already: one read per run.
-    already_read = {resume.path: resume.checkpoint} if resume else None
-    trainer: L.Trainer = build_trainer(cfg, callbacks, loggers, sweeping, already_read)
+    trainer, model, datamodule, callbacks = _build_run(cfg, sweeping, resume, provenance)
     summary.update(
         world_size=trainer.world_size,
         visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"),
@@ -139,14 +109,55 @@ def _fit_and_test(
             wall_time_s=round(time.perf_counter() - started, 1),
         )
     if trainer.is_global_zero:
-        # The HParams table: a sweep's job shows its swept keys, a single run the keys people compare
-        # first and those it was given; the objective is the first metric.
-        from hydra.core.hydra_config import HydraConfig
+        _log_hparams_table(cfg, trainer, metrics, sweeping)
 
-        hydra_cfg = HydraConfig.get()
-        columns = swept_values if sweeping else compared_values
-        shown = columns(cfg, list(hydra_cfg.overrides.task), hydra_cfg.runtime.choices)
-        log_hparams(trainer.loggers, cfg, metrics, shown, cfg.get("optimized_metric"), trainer.global_step)
+
+def _build_run(cfg: DictConfig, sweeping: bool, resume, provenance: dict[str, Any] | None) -> tuple:
+    """The run's trainer, model, datamodule and callbacks, from the config and the resume point."""
+    from ..config.builders import (
+        build,
+        build_callbacks,
+        build_datamodule,
+        build_loggers,
+        build_model,
+        build_trainer,
+    )
+    from ..config.monitors import check_monitors
+    from ..run.resume import starting_weights
+
+    datamodule = build_datamodule(cfg)
+    scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
+    model = build_model(cfg, datamodule, optimizer=build(cfg.optimizer), scheduler=scheduler)
+    starting_weights(model, cfg, resume)
+    if hasattr(model, "epoch_metrics"):
+        check_monitors(cfg, model.epoch_metrics())
+    loggers = build_loggers(cfg, purge_step=resume.tensorboard_purge_step if resume else None)
+    callbacks = build_callbacks(cfg, with_logger=bool(loggers), provenance=provenance)
+    if cfg.get("time_budget"):
+        from ..callbacks.time_budget import TimeBudget
+
+        callbacks.append(TimeBudget(cfg.time_budget))
+    if resume is not None:
+        from ..callbacks.configured_learning_rate import ConfiguredLearningRate
+
+        callbacks.append(ConfiguredLearningRate())  # optimizer.lr given now applies, not the checkpoint's
+    # Lightning restores the trainer from the checkpoint this task read already: one read per run.
+    already_read = {resume.path: resume.checkpoint} if resume else None
+    trainer = build_trainer(cfg, callbacks, loggers, sweeping, already_read)
+    return trainer, model, datamodule, callbacks
+
+
+def _log_hparams_table(cfg: DictConfig, trainer, metrics: dict[str, float], sweeping: bool) -> None:
+    """The HParams table: a sweep's job shows its swept keys, a single run the keys people compare
+    first and those it was given; the objective is the first metric."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from ..run.run_summary import compared_values, log_hparams, swept_values
+
+    hydra_cfg = HydraConfig.get()
+    columns = swept_values if sweeping else compared_values
+    shown = columns(cfg, list(hydra_cfg.overrides.task), hydra_cfg.runtime.choices)
+    log_hparams(trainer.loggers, cfg, metrics, shown, cfg.get("optimized_metric"), trainer.global_step)
 
 
 def _tune(
