@@ -107,8 +107,6 @@ def attribute(
     `occlusion_window`. `batch_size`: inputs per forward/backward pass, which bounds memory (integrated
     gradients evaluates `n_steps` inputs per image, occlusion one per window position).
     """
-    from captum.attr import IntegratedGradients, Occlusion, Saliency
-
     if method not in METHODS:
         raise ConfigError(f"method={method!r}: choose one of {', '.join(METHODS)}.")
     size, channels = predictor.image_size, predictor.channels
@@ -121,38 +119,55 @@ def attribute(
     # The normalised image of black pixels: "nothing there" (FashionMNIST's background), where a zero
     # in normalised space would be the dataset's mean grey, itself a pattern the network responds to.
     black = predictor.preprocess(torch.zeros_like(pixels, device=device), training=False).contiguous()
-    forward = logits_of(predictor)
-    delta = None
     with _backward_through_rnns(predictor.model):
-        if method == "integrated_gradients":
-            attributions, delta = IntegratedGradients(forward).attribute(
-                inputs,
-                baselines=black,
-                target=targets,
-                n_steps=n_steps,
-                internal_batch_size=max(batch_size, len(inputs)),
-                return_convergence_delta=True,
-            )
-        elif method == "saliency":
-            # |gradient|: how strongly each pixel moves the logit, whichever way (Captum's default).
-            inputs.requires_grad_()  # Captum would set it itself, with a warning
-            attributions = Saliency(forward).attribute(inputs, target=targets, abs=True)
-        else:
-            window, stride = occlusion_settings(size, window, stride)
-            attributions = Occlusion(forward).attribute(
-                inputs,
-                sliding_window_shapes=(channels, window, window),  # all channels of a patch at once
-                strides=(channels, stride, stride),
-                baselines=black,  # the patch blacked out
-                target=targets,
-                perturbations_per_eval=max(1, batch_size // len(inputs)),
-            )
+        attributions, delta = _captum(
+            method, logits_of(predictor), inputs, black, targets, n_steps, (window, stride), batch_size
+        )
     return Attribution(
         attributions.detach().float().cpu(),
         probabilities.cpu(),
         targets.cpu(),
         None if delta is None else delta.detach().float().cpu(),
     )
+
+
+def _captum(
+    method: str,
+    forward,
+    inputs: torch.Tensor,
+    black: torch.Tensor,
+    targets: torch.Tensor,
+    n_steps: int,
+    occlusion: tuple[int | None, int | None],
+    batch_size: int,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Captum's attributions of normalised `inputs` by one method, and integrated gradients' delta."""
+    from captum.attr import IntegratedGradients, Occlusion, Saliency
+
+    if method == "integrated_gradients":
+        return IntegratedGradients(forward).attribute(
+            inputs,
+            baselines=black,
+            target=targets,
+            n_steps=n_steps,
+            internal_batch_size=max(batch_size, len(inputs)),
+            return_convergence_delta=True,
+        )
+    if method == "saliency":
+        # |gradient|: how strongly each pixel moves the logit, whichever way (Captum's default).
+        inputs.requires_grad_()  # Captum would set it itself, with a warning
+        return Saliency(forward).attribute(inputs, target=targets, abs=True), None
+    channels, size = inputs.shape[1], inputs.shape[-1]
+    window, stride = occlusion_settings(size, *occlusion)
+    attributions = Occlusion(forward).attribute(
+        inputs,
+        sliding_window_shapes=(channels, window, window),  # all channels of a patch at once
+        strides=(channels, stride, stride),
+        baselines=black,  # the patch blacked out
+        target=targets,
+        perturbations_per_eval=max(1, batch_size // len(inputs)),
+    )
+    return attributions, None
 
 
 def logits_of(predictor: Predictor):
