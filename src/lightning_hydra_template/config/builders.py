@@ -89,10 +89,12 @@ def build_model(cfg: DictConfig, datamodule: Any = None, **kwargs: Any) -> Any:
 
 
 def build_callbacks(
-    cfg: DictConfig, with_logger: bool, provenance: dict[str, Any] | None = None
+    cfg: DictConfig, with_logger: bool, provenance: dict[str, Any] | None = None, resuming: bool = False
 ) -> list[Any]:
     """`cfg.callbacks`, plus what every training run carries: its overrides and `provenance` in each
-    checkpoint (resume and eval.py need no folder) and, in an Optuna sweep, the trial's pruning callback."""
+    checkpoint (resume and eval.py need no folder); in an Optuna sweep, the trial's pruning callback;
+    with `time_budget`, the callback that stops in time; on a resume, the one that applies the
+    configured learning rate rather than the checkpoint's."""
     from hydra.core.hydra_config import HydraConfig
 
     from ..checkpoints.record_overrides import RecordRunOverrides
@@ -106,6 +108,14 @@ def build_callbacks(
 
         pruner = build(trial.pop("pruner")) if trial.get("pruner") else None
         callbacks.append(OptunaPruning(**trial, monitor=cfg.get("pruning_monitor", "val/acc"), pruner=pruner))
+    if cfg.get("time_budget"):
+        from ..callbacks.time_budget import TimeBudget
+
+        callbacks.append(TimeBudget(cfg.time_budget))
+    if resuming:
+        from ..callbacks.configured_learning_rate import ConfiguredLearningRate
+
+        callbacks.append(ConfiguredLearningRate())  # optimizer.lr given now applies, not the checkpoint's
     if not with_logger:
         callbacks = _without_logger_only_callbacks(callbacks)
     return callbacks

@@ -25,6 +25,25 @@ PLOT_FILE = "lr_find.png"
 TUNED_KEY = {"lr": "optimizer.lr", "batch_size": "data.batch_size"}  # what each finder sets
 
 
+def tune_and_record(
+    cfg: DictConfig, trainer, model, datamodule, summary: dict, callbacks: list, resuming: bool
+) -> None:
+    """`tune=lr` / `tune=batch_size`: Lightning's Tuner, its answer applied to the run and recorded
+    (in `summary`, the checkpoints' overrides and `resolved_config.yaml`)."""
+    from ..checkpoints.record_overrides import RecordRunOverrides
+    from ..config.tree import save_resolved_config
+
+    run_dir = Path(summary["run_dir"])
+    applied = tune_before_fit(cfg, trainer, model, datamodule, run_dir, trainer.is_global_zero, resuming)
+    if applied:
+        summary["tuned"] = applied
+        for recorder in callbacks:
+            if isinstance(recorder, RecordRunOverrides):
+                recorder.overrides.append(applied)  # checkpoints replay the value, never the search
+        if trainer.is_global_zero:
+            save_resolved_config(cfg, run_dir)  # the value the run trains with
+
+
 def tune_before_fit(
     cfg: DictConfig, trainer, model, datamodule, run_dir: Path, writer: bool, resuming: bool
 ) -> str | None:

@@ -78,13 +78,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from ..checkpoints.run_overrides import PROVENANCE_KEY, saved_overrides
     from ..config.builders import build_datamodule, build_each, build_lightning_trainer, build_model
     from ..config.startup import begin
-    from ..config.versions import check_torchvision_loads
     from ..run.provenance import collect_provenance, versions_line, write_provenance
     from ..run.resume import check_weights_fit
     from ..run.run_summary import print_summary, write_metrics
     from ..run_status import scalar_metrics
 
-    check_torchvision_loads()  # a mismatched pair fails here in one line, not deep in a build
     checkpoint = Path(cfg.ckpt_path).expanduser().resolve()
     # A missing or damaged file is named here, before anything is built; Lightning gets the same dict.
     saved = load_checkpoint(checkpoint)

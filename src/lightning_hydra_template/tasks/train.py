@@ -34,14 +34,12 @@ def train(cfg: DictConfig, sweeping: bool = False, resumed_run: DictConfig | Non
     from lightning.pytorch.utilities import rank_zero_only
 
     from ..config.startup import begin
-    from ..config.versions import check_torchvision_loads
     from ..run.provenance import checkpoint_provenance, versions_line, write_provenance
     from ..run.resume import ResumePoint, check_resume_changes
     from ..run.run_record import recorded_run
     from ..run.run_summary import print_summary
     from ..run_status import RunStatus
 
-    check_torchvision_loads()  # a mismatched pair fails here in one line, not deep in a build
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     is_writer = rank_zero_only.rank == 0
     begin(cfg, is_writer)
@@ -85,7 +83,9 @@ def _fit_and_test(
     )
 
     if cfg.get("train") and cfg.get("tune"):
-        _tune(cfg, trainer, model, datamodule, summary, callbacks, resume is not None)
+        from ..run.tuning import tune_and_record
+
+        tune_and_record(cfg, trainer, model, datamodule, summary, callbacks, resume is not None)
     metrics = summary["metrics"]
     try:
         if cfg.get("train"):
@@ -132,15 +132,7 @@ def _build_run(cfg: DictConfig, sweeping: bool, resume, provenance: dict[str, An
     if hasattr(model, "epoch_metrics"):
         check_monitors(cfg, model.epoch_metrics())
     loggers = build_loggers(cfg, purge_step=resume.tensorboard_purge_step if resume else None)
-    callbacks = build_callbacks(cfg, with_logger=bool(loggers), provenance=provenance)
-    if cfg.get("time_budget"):
-        from ..callbacks.time_budget import TimeBudget
-
-        callbacks.append(TimeBudget(cfg.time_budget))
-    if resume is not None:
-        from ..callbacks.configured_learning_rate import ConfiguredLearningRate
-
-        callbacks.append(ConfiguredLearningRate())  # optimizer.lr given now applies, not the checkpoint's
+    callbacks = build_callbacks(cfg, bool(loggers), provenance, resuming=resume is not None)
     # Lightning restores the trainer from the checkpoint this task read already: one read per run.
     already_read = {resume.path: resume.checkpoint} if resume else None
     trainer = build_trainer(cfg, callbacks, loggers, sweeping, already_read)
@@ -158,25 +150,6 @@ def _log_hparams_table(cfg: DictConfig, trainer, metrics: dict[str, float], swee
     columns = swept_values if sweeping else compared_values
     shown = columns(cfg, list(hydra_cfg.overrides.task), hydra_cfg.runtime.choices)
     log_hparams(trainer.loggers, cfg, metrics, shown, cfg.get("optimized_metric"), trainer.global_step)
-
-
-def _tune(
-    cfg: DictConfig, trainer, model, datamodule, summary: dict, callbacks: list, resuming: bool
-) -> None:
-    """`tune=lr` / `tune=batch_size`: Lightning's Tuner, its answer applied to the run and recorded."""
-    from ..checkpoints.record_overrides import RecordRunOverrides
-    from ..config.tree import save_resolved_config
-    from ..run.tuning import tune_before_fit
-
-    run_dir = Path(summary["run_dir"])
-    applied = tune_before_fit(cfg, trainer, model, datamodule, run_dir, trainer.is_global_zero, resuming)
-    if applied:
-        summary["tuned"] = applied
-        for recorder in callbacks:
-            if isinstance(recorder, RecordRunOverrides):
-                recorder.overrides.append(applied)  # checkpoints replay the value, never the search
-        if trainer.is_global_zero:
-            save_resolved_config(cfg, run_dir)  # the value the run trains with
 
 
 def best_checkpoint(trainer) -> str | None:
