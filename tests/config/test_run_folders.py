@@ -31,7 +31,8 @@ def test_ranks_started_by_srun_share_the_jobs_folder(tmp_path, monkeypatch):
     assert claim_new_dir(str(tmp_path / "runs" / "t")) == str(tmp_path / "runs" / "slurm-123.0")
 
 
-def test_torchrun_ranks_without_a_shared_id_are_told_to_pass_the_folder(tmp_path, monkeypatch):
+def as_torchrun_rank_without_a_shared_id(monkeypatch) -> None:
+    """This process as rank 1 of 2 started by torchrun with no rendezvous id, nothing claimed yet."""
     monkeypatch.setattr(run_folders, "_claimed", {})
     for name, value in {
         "WORLD_SIZE": "2",
@@ -40,6 +41,10 @@ def test_torchrun_ranks_without_a_shared_id_are_told_to_pass_the_folder(tmp_path
         "TORCHELASTIC_RUN_ID": "none",
     }.items():
         monkeypatch.setenv(name, value)
+
+
+def test_torchrun_ranks_without_a_shared_id_are_told_to_pass_the_folder(tmp_path, monkeypatch):
+    as_torchrun_rank_without_a_shared_id(monkeypatch)
     monkeypatch.delenv("SLURM_NTASKS", raising=False)
     with pytest.raises(RunFolderError, match="hydra.run.dir="):
         claim_new_dir(str(tmp_path / "runs" / "t"))
@@ -48,12 +53,5 @@ def test_torchrun_ranks_without_a_shared_id_are_told_to_pass_the_folder(tmp_path
 def test_a_run_folder_given_on_the_command_line_claims_no_other(compose_config, tmp_path, monkeypatch):
     # A torchrun rank without a shared id refuses any claim: composing must not claim one (Hydra's
     # merge of config layers resolves a run folder that is then replaced).
-    monkeypatch.setattr(run_folders, "_claimed", {})
-    for name, value in {
-        "WORLD_SIZE": "2",
-        "RANK": "1",
-        "LOCAL_RANK": "1",
-        "TORCHELASTIC_RUN_ID": "none",
-    }.items():
-        monkeypatch.setenv(name, value)
+    as_torchrun_rank_without_a_shared_id(monkeypatch)
     compose_config([f"hydra.run.dir={tmp_path / 'given'}"])
