@@ -34,11 +34,12 @@ def paths_base(image_dir: Path, csv_path: Path) -> Path:
     return csv_dir if image_dir.resolve().is_relative_to(csv_dir) else image_dir.resolve()
 
 
-def write_csv(image_dir: Path, csv_path: Path) -> int:
-    """Write the CSV (paths relative to `paths_base`); return how many rows it holds."""
+def write_csv(image_dir: Path, csv_path: Path) -> tuple[list[tuple[str, str]], Path]:
+    """Write the CSV; return its rows and the folder their paths are relative to (`paths_base`)."""
     if not image_dir.is_dir():
         raise SystemExit(f"{image_dir} is not a folder; give the folder that holds one sub-folder per class.")
-    rows = folder_rows(image_dir.resolve(), paths_base(image_dir, csv_path))
+    base = paths_base(image_dir, csv_path)
+    rows = folder_rows(image_dir.resolve(), base)
     if not rows:
         raise SystemExit(
             f"No images ({', '.join(sorted(image_suffixes())[:8])}, ...) in class folders under {image_dir}; "
@@ -49,7 +50,7 @@ def write_csv(image_dir: Path, csv_path: Path) -> int:
         writer = csv.writer(f)
         writer.writerow(["file", "label"])
         writer.writerows(rows)
-    return len(rows)
+    return rows, base
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -57,11 +58,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("image_dir", type=Path, help="folder with one sub-folder of images per class")
     parser.add_argument("csv_path", type=Path, help="where to write the CSV")
     args = parser.parse_args(argv)
-    count = write_csv(args.image_dir, args.csv_path)
-    classes = len({label for _, label in folder_rows(args.image_dir)})
-    base = paths_base(args.image_dir, args.csv_path)
+    rows, base = write_csv(args.image_dir, args.csv_path)
+    classes = len({label for _, label in rows})
     print(
-        f"Wrote {count} rows ({classes} classes) to {args.csv_path}, paths relative to {base}",
+        f"Wrote {len(rows)} rows ({classes} classes) to {args.csv_path}, paths relative to {base}",
         file=sys.stderr,
     )
     train = f"python train.py experiment=csv_cnn data.csv_path={args.csv_path}"
