@@ -54,6 +54,33 @@ class SignalAtStep(L.Callback):
             os.kill(os.getpid(), self.signum)
 
 
+class SignalInEvaluation(L.Callback):
+    """Fault injection: the process sends itself `signum` after batch `batch` of the test stage
+    (`stage="test"`) or of epoch `epoch`'s validation (`stage="validate"`; sanity checks excluded).
+
+    Added to a run as `+callbacks.fault._target_=tests.helpers.SignalInEvaluation
+    +callbacks.fault.stage=test`: a signal while `trainer.test` runs, or in the last validation.
+    """
+
+    def __init__(
+        self, stage: str, batch: int = 0, epoch: int | None = None, signum: int = signal.SIGTERM
+    ) -> None:
+        self.stage, self.batch, self.epoch, self.signum = stage, batch, epoch, signum
+
+    def on_test_batch_end(
+        self, trainer: L.Trainer, module: L.LightningModule, outputs, batch, batch_idx, *args
+    ) -> None:
+        if self.stage == "test" and batch_idx == self.batch:
+            os.kill(os.getpid(), self.signum)
+
+    def on_validation_batch_end(
+        self, trainer: L.Trainer, module: L.LightningModule, outputs, batch, batch_idx, *args
+    ) -> None:
+        at_epoch = self.epoch is None or trainer.current_epoch == self.epoch
+        if self.stage == "validate" and not trainer.sanity_checking and at_epoch and batch_idx == self.batch:
+            os.kill(os.getpid(), self.signum)
+
+
 class RecordTrainingBatches(L.Callback):
     """Writes `<folder>/rank<N>-epoch<E>.json`: a digest of each training image, batch by batch.
 

@@ -374,3 +374,89 @@ def test_a_run_that_diverges_after_its_best_checkpoint_records_it_and_its_metric
     best = tmp_path / "checkpoints" / "best.ckpt"
     assert summary["best_checkpoint"] == str(best) and torch.load(best)["epoch"] == 0
     assert 0 <= summary["metrics"]["val/acc"] <= 1  # epoch 0's validation
+
+
+# --- 8. Signals after the last training step: in the last validation, in the test ------------------
+
+# Tested too, and 4 evaluation batches of 25 images: a signal can come mid-validation or mid-test.
+TESTED_RUN = [*SMALL_RUN, "test=true", "data.eval_batch_size=25"]
+
+
+def in_evaluation(stage: str, signum: int, batch: int = 0, epoch: int | None = None) -> list[str]:
+    return [
+        "+callbacks.fault._target_=tests.helpers.SignalInEvaluation",
+        f"+callbacks.fault.stage={stage}",
+        f"+callbacks.fault.batch={batch}",
+        f"+callbacks.fault.epoch={'null' if epoch is None else epoch}",
+        f"+callbacks.fault.signum={int(signum)}",
+    ]
+
+
+@pytest.fixture(scope="module")
+def tested(fake_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run_dir = tmp_path_factory.mktemp("tested") / "run"
+    result = run("train.py", *TESTED_RUN, f"hydra.run.dir={run_dir}", data_dir=fake_data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return run_dir
+
+
+def test_figures(run_dir: Path) -> dict[str, float]:
+    return {k: v for k, v in read_metrics(run_dir)["metrics"].items() if k.startswith("test/")}
+
+
+def assert_finished_like(run_dir: Path, tested: Path) -> None:
+    """`run_dir` ended as the run left alone: completed, same weights, same test metrics, no -vN files."""
+    summary = read_metrics(run_dir)
+    assert summary["status"] == "completed" and (summary["epochs"], summary["global_step"]) == (3, 30)
+    assert test_figures(run_dir) == test_figures(tested) != {}
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    for name, tensor in weights(tested).items():
+        assert torch.equal(tensor, weights(run_dir)[name]), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "batch"),
+    [(signal.SIGTERM, 0), (signal.SIGINT, 3)],  # mid-test; in its last batch, which Lightning finishes
+    ids=["sigterm-mid-test", "sigint-last-test-batch"],
+)
+def test_a_signal_while_testing_is_an_interruption_and_ckpt_path_auto_runs_the_test(
+    tested, fake_data_dir, tmp_path, signum, batch
+):
+    command = ["train.py", *TESTED_RUN, f"hydra.run.dir={tmp_path}", "ckpt_path=auto"]
+    stopped = run(*command, *in_evaluation("test", signum, batch), data_dir=fake_data_dir)
+    assert stopped.returncode == 128 + signum, stopped.stderr[-3000:]  # not 0: the test never finished
+    summary = read_metrics(tmp_path)
+    assert summary["status"] == "interrupted" and summary["signal"] == signal.Signals(signum).name
+    # Mid-test nothing of the test is on record; after its last batch the test had measured it all.
+    assert test_figures(tmp_path) == ({} if batch < 3 else test_figures(tested))
+    assert summary["metrics"]["val/acc"] == read_metrics(tested)["metrics"]["val/acc"]
+    assert "resume with: python train.py ckpt_path=" in stopped.stdout + stopped.stderr
+
+    again = run(*command, "++callbacks.fault=null", data_dir=fake_data_dir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "has trained the whole run; its test is left: testing it now" in again.stdout + again.stderr
+    assert_finished_like(tmp_path, tested)
+    assert read_metrics(tmp_path)["metrics"]["val/acc"] == read_metrics(tested)["metrics"]["val/acc"]
+
+
+@pytest.mark.slow
+def test_a_signal_in_the_last_validation_lets_it_finish_and_ckpt_path_auto_runs_the_test(
+    tested, fake_data_dir, tmp_path
+):
+    command = ["train.py", *TESTED_RUN, f"hydra.run.dir={tmp_path}", "ckpt_path=auto"]
+    stopped = run(*command, *in_evaluation("validate", signal.SIGTERM, 0, epoch=2), data_dir=fake_data_dir)
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
+    assert "Signal SIGTERM during validation: stopping once it ends" in stopped.stdout + stopped.stderr
+    summary = read_metrics(tmp_path)
+    assert summary["status"] == "interrupted" and test_figures(tmp_path) == {}
+    # The whole last validation ran: its figures and its best.ckpt are the uninterrupted run's.
+    validated = {k: v for k, v in read_metrics(tested)["metrics"].items() if k.startswith("val/")}
+    assert {k: summary["metrics"][k] for k in validated} == validated
+    best = torch.load(tmp_path / "checkpoints" / "best.ckpt")["state_dict"]
+    for name, tensor in torch.load(tested / "checkpoints" / "best.ckpt")["state_dict"].items():
+        assert torch.equal(tensor, best[name]), name
+
+    again = run(*command, "++callbacks.fault=null", data_dir=fake_data_dir)
+    assert again.returncode == 0, again.stderr[-3000:]  # not refused as "nothing left to train"
+    assert_finished_like(tmp_path, tested)

@@ -214,19 +214,44 @@ class ResumePoint:
         loop = self.checkpoint.get("loops", {}).get("fit_loop", {}).get("epoch_loop.state_dict", {})
         return int(loop.get("_batches_that_stepped", self.global_step))
 
-    def check_there_is_more_to_train(self, cfg: DictConfig) -> None:
-        """A resume that would train nothing is an error, not a silent test of the old weights."""
+    def training_limit_reached(self, cfg: DictConfig) -> str | None:
+        """The limit (`trainer.max_epochs=3`) this checkpoint has trained to; None when more is left."""
         max_epochs, max_steps = cfg.trainer.get("max_epochs"), cfg.trainer.get("max_steps", -1)
-        epochs_done = self.progress["completed_epochs"]
-        out_of_epochs = max_epochs not in (None, -1) and epochs_done >= max_epochs
+        out_of_epochs = max_epochs not in (None, -1) and self.progress["completed_epochs"] >= max_epochs
         out_of_steps = max_steps not in (None, -1) and self.global_step >= max_steps
         if out_of_epochs or out_of_steps:
-            limit = f"trainer.max_epochs={max_epochs}" if out_of_epochs else f"trainer.max_steps={max_steps}"
+            return f"trainer.max_epochs={max_epochs}" if out_of_epochs else f"trainer.max_steps={max_steps}"
+        return None
+
+    def check_there_is_more_to_train(self, cfg: DictConfig) -> None:
+        """A resume that would train nothing is an error, not a silent test of the old weights."""
+        limit = self.training_limit_reached(cfg)
+        if limit is not None:
+            epochs_done = self.progress["completed_epochs"]
             raise ConfigError(
                 f"ckpt_path={self.path} has already trained {epochs_done} epochs ({limit}): nothing is "
                 f"left to train. Ask for more (trainer.max_epochs={epochs_done + 5}), or test it with "
                 f"python eval.py ckpt_path={self.path}."
             )
+
+    def untested_run(self, cfg: DictConfig, run_dir: Path) -> dict[str, Any] | None:
+        """The record (`metrics.json`) of the run this resume finishes by testing it, or None.
+
+        A run stopped by a signal after its last training step (in the last validation, or while
+        testing) has trained everything and still owes its test: resuming it in its own folder runs
+        the test, where a finished run's resume is refused (check_there_is_more_to_train).
+        """
+        from ..run_status import METRICS_FILE, RunStatus
+
+        record = run_dir / METRICS_FILE
+        if not cfg.get("test") or self.training_limit_reached(cfg) is None or not record.is_file():
+            return None
+        if run_folder_of(Path(self.path)) != run_dir.resolve():
+            return None  # a checkpoint copied out of its run: this folder holds no record of it
+        import json
+
+        summary = json.loads(record.read_text())
+        return summary if summary.get("status") == RunStatus.INTERRUPTED else None
 
     def check_weights_fit(self, model) -> None:
         """Name the first mismatch between the checkpoint's tensors and the model built from config."""

@@ -45,11 +45,15 @@ def train(cfg: DictConfig, sweeping: bool = False, resumed_run: DictConfig | Non
     begin(cfg, is_writer)
     # Checks before the run folder is touched: a refused resume leaves the run as it was.
     resume = ResumePoint.of(cfg)
-    if resume is not None and cfg.get("train"):
+    untested = resume.untested_run(cfg, run_dir) if resume is not None and cfg.get("train") else None
+    if resume is not None and cfg.get("train") and untested is None:
         resume.check_there_is_more_to_train(cfg)
     if resume is not None and resumed_run is not None:
         check_resume_changes(resumed_run, cfg, resume.progress)
     summary: dict[str, Any] = {"status": RunStatus.RUNNING, "run_dir": str(run_dir), "metrics": {}}
+    if untested is not None:  # its training is done: the fit restores it, and the test runs
+        log.info("ckpt_path=%s has trained the whole run; its test is left: testing it now.", resume.path)
+        summary["metrics"] = dict(untested.get("metrics") or {})  # what it measured stays on record
     if resume is not None:
         summary["resumed_from"] = {"checkpoint": resume.path, "global_step": resume.global_step}
     provenance = None
@@ -59,15 +63,22 @@ def train(cfg: DictConfig, sweeping: bool = False, resumed_run: DictConfig | Non
         provenance = checkpoint_provenance(record)
     # resolved_config.yaml now, metrics.json however the run ends
     with recorded_run(cfg, summary, run_dir, is_writer, resume.global_step if resume else None):
-        _fit_and_test(cfg, sweeping, summary, resume, provenance)
+        _fit_and_test(cfg, sweeping, summary, resume, provenance, untested)
     if is_writer:  # once the status is known
         print_summary(summary)
     return summary
 
 
 def _fit_and_test(
-    cfg: DictConfig, sweeping: bool, summary: dict[str, Any], resume, provenance: dict[str, Any] | None
+    cfg: DictConfig,
+    sweeping: bool,
+    summary: dict[str, Any],
+    resume,
+    provenance: dict[str, Any] | None,
+    untested: dict[str, Any] | None = None,
 ) -> None:
+    """Fit (unless `untested`: the record of a run whose training is done, which only owes its
+    test), then test the best checkpoint; the figures go into `summary` however it ends."""
     import lightning as L
 
     from ..run_status import scalar_metrics
@@ -87,6 +98,9 @@ def _fit_and_test(
 
         tune_and_record(cfg, trainer, model, datamodule, summary, callbacks, resume is not None)
     metrics = summary["metrics"]
+    if untested is not None:
+        _test_only(cfg, trainer, model, datamodule, summary, untested, resume.path)
+        return
     try:
         if cfg.get("train"):
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
@@ -112,6 +126,31 @@ def _fit_and_test(
         _log_hparams_table(cfg, trainer, metrics, sweeping)
 
 
+def _test_only(
+    cfg: DictConfig, trainer, model, datamodule, summary: dict[str, Any], untested: dict[str, Any], last: str
+) -> None:
+    """The test a run whose training is done still owes: of its best checkpoint (or `last`, the
+    checkpoint resumed, when it has none), with its epochs and steps as its record holds them.
+
+    A fit would only restore the finished state (and log an empty epoch), so none is run.
+    """
+    from ..run_status import scalar_metrics
+
+    started = time.perf_counter()
+    best = untested.get("best_checkpoint")
+    best = best if best and Path(best).is_file() else None
+    try:
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or last)
+    finally:
+        summary["metrics"].update(scalar_metrics(trainer.callback_metrics))
+        summary.update(
+            best_checkpoint=best,
+            epochs=untested.get("epochs"),
+            global_step=untested.get("global_step"),
+            wall_time_s=round(time.perf_counter() - started, 1),
+        )
+
+
 def _build_run(cfg: DictConfig, sweeping: bool, resume, provenance: dict[str, Any] | None) -> tuple:
     """The run's trainer, model, datamodule and callbacks, from the config and the resume point."""
     from ..config.builders import (
@@ -124,6 +163,7 @@ def _build_run(cfg: DictConfig, sweeping: bool, resume, provenance: dict[str, An
     )
     from ..config.monitors import check_monitors
     from ..run.resume import starting_weights
+    from ..run.validation_first import ValidationFinishesFirst
 
     datamodule = build_datamodule(cfg)
     scheduler = build(cfg.scheduler) if cfg.get("scheduler") else None
@@ -133,6 +173,7 @@ def _build_run(cfg: DictConfig, sweeping: bool, resume, provenance: dict[str, An
         check_monitors(cfg, model.epoch_metrics())
     loggers = build_loggers(cfg, purge_step=resume.tensorboard_purge_step if resume else None)
     callbacks = build_callbacks(cfg, bool(loggers), provenance, resuming=resume is not None)
+    callbacks.append(ValidationFinishesFirst())  # a stop signal waits for the validation's end
     # Lightning restores the trainer from the checkpoint this task read already: one read per run.
     already_read = {resume.path: resume.checkpoint} if resume else None
     trainer = build_trainer(cfg, callbacks, loggers, sweeping, already_read)
