@@ -158,6 +158,16 @@ class RequeueAtStep(L.Callback):
             time.sleep(5)  # the signal arrives meanwhile: this batch is the last before the stop
 
 
+def fake_scontrol(folder: Path) -> tuple[Path, Path]:
+    """An `scontrol` in `folder/bin` that appends its arguments to `folder/scontrol-calls`: SLURM's
+    side of a job asking to be requeued, without a cluster. Returns (the bin folder, the calls file)."""
+    calls, fake = folder / "scontrol-calls", folder / "bin" / "scontrol"
+    fake.parent.mkdir(parents=True, exist_ok=True)
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n')
+    fake.chmod(0o755)
+    return fake.parent, calls
+
+
 def save_hydra_config(cfg: DictConfig) -> None:
     """What Hydra saves before every run, unresolved (in-process tests bypass hydra.main)."""
     run_dir = Path(cfg.hydra.runtime.output_dir)

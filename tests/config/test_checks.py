@@ -98,6 +98,8 @@ def test_command_line_values_are_checked_as_hydra_parses_them(
         ("optimizer.weight_decay", -0.01),
         ("time_budget", 0),
         ("time_budget", "1h"),
+        ("max_requeues", -1),
+        ("max_requeues", 2.5),
     ],
 )
 def test_a_bad_value_is_named_with_its_key_and_a_valid_choice(key: str, bad: Any) -> None:
@@ -121,6 +123,8 @@ def test_a_bad_value_is_named_with_its_key_and_a_valid_choice(key: str, bad: Any
         ("trainer.gradient_clip_val", 0.5),
         ("model.net.dropout", 0.0),
         ("optimizer.lr", 3e-4),
+        ("max_requeues", 0),
+        ("max_requeues", None),
     ],
 )
 def test_a_valid_value_passes(key: str, good: Any) -> None:

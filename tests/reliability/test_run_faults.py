@@ -5,6 +5,7 @@ what a user would rely on afterwards.
 """
 
 import multiprocessing
+import os
 import signal
 import socket
 import time
@@ -16,7 +17,7 @@ import torch
 from lightning_hydra_template.config.run_folders import claim_new_dir
 from lightning_hydra_template.run.resume import quoted
 
-from ..helpers import read_metrics, run, start
+from ..helpers import fake_scontrol, read_metrics, run, start
 
 # A CNN with augmentation (crop, flip), dropout and a one-cycle schedule: every random stream and
 # every piece of optimizer state a resume must restore. 300 training images: 10 batches per epoch.
@@ -460,3 +461,25 @@ def test_a_signal_in_the_last_validation_lets_it_finish_and_ckpt_path_auto_runs_
     again = run(*command, "++callbacks.fault=null", data_dir=fake_data_dir)
     assert again.returncode == 0, again.stderr[-3000:]  # not refused as "nothing left to train"
     assert_finished_like(tmp_path, tested)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("restarts", "requeued"), [(2, True), (3, False)])
+def test_a_slurm_job_warned_at_every_start_requeues_itself_at_most_max_requeues_times(
+    fake_data_dir, tmp_path, monkeypatch, restarts, requeued
+):
+    # The environment SLURM gives a job's first task on its (restarts + 1)-th start; scontrol faked.
+    bin_folder, scontrol_calls = fake_scontrol(tmp_path)
+    monkeypatch.setenv("PATH", f"{bin_folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.setenv("SLURM_RESTART_COUNT", str(restarts))
+    command = ["train.py", *SMALL_RUN, f"hydra.run.dir={tmp_path / 'run'}", "max_requeues=3"]
+    warned = run(*command, *fault_at(14, signal.SIGUSR2), data_dir=fake_data_dir)
+    assert warned.returncode == 128 + signal.SIGUSR2, warned.stderr[-3000:]
+    assert read_metrics(tmp_path / "run")["status"] == "interrupted"
+    output = warned.stdout + warned.stderr
+    if requeued:
+        assert scontrol_calls.read_text() == "requeue 4242\n"
+    else:
+        assert not scontrol_calls.exists() and "Traceback" not in output
+        assert "SLURM job 4242 not requeued: it was requeued 3 times already (max_requeues=3)" in output

@@ -151,6 +151,12 @@ RULES = (
     Rule(("port",), lambda v: is_int(v) and 1024 <= v <= 65535, "an integer from 1024 to 65535", "8000"),
     Rule(("batch_timeout", "max_abs_diff"), non_negative_number, "a number >= 0", "0.01"),
     Rule(
+        ("max_requeues",),
+        or_null(non_negative_int),
+        "an integer >= 0 (0: a job never requeues itself), or null (no cap)",
+        "3",
+    ),
+    Rule(
         ("time_budget",),
         or_null(lambda v: is_number(v) and v > 0),
         "seconds > 0, or null (no budget)",

@@ -59,7 +59,7 @@ def recorded_run(
                 if signals.wants_requeue and writer:  # last: SLURM stops this job as it requeues it
                     from .slurm_job import requeue_this_job
 
-                    requeue_this_job()
+                    requeue_this_job(cfg.get("max_requeues"))
                 raise SystemExit(signals.exit_code) from None
             if is_pruned(error):  # Optuna stopped this trial early: not a failure
                 summary["status"] = RunStatus.PRUNED

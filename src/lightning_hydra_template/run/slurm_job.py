@@ -12,13 +12,24 @@ import subprocess
 log = logging.getLogger(__name__)
 
 
-def requeue_this_job() -> bool:
+def requeue_this_job(max_requeues: int | None = None) -> bool:
     """`scontrol requeue $SLURM_JOB_ID` from the job's first task; False (said why) when not possible.
 
     SLURM refuses jobs submitted with `--no-requeue` and interactive ones: the run then just stops.
+    A job that has been started `max_requeues` times again already (SLURM_RESTART_COUNT) is not
+    requeued: one that is signalled at every start (a time limit too short for one epoch, a node
+    that keeps being preempted) would otherwise come back forever.
     """
     job = os.environ.get("SLURM_JOB_ID")
     if job is None or os.environ.get("SLURM_PROCID", "0") != "0":
+        return False
+    restarts = int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0)
+    if max_requeues is not None and restarts >= max_requeues:
+        log.warning(
+            "SLURM job %s not requeued: it was requeued %d times already (max_requeues=%d). Resume it "
+            "with the command above, or allow more requeues with max_requeues=%d.",
+            job, restarts, max_requeues, restarts + max(max_requeues, 1),
+        )  # fmt: skip
         return False
     try:
         done = subprocess.run(["scontrol", "requeue", job], capture_output=True, text=True, timeout=60)
