@@ -81,6 +81,23 @@ class SignalInEvaluation(L.Callback):
             os.kill(os.getpid(), self.signum)
 
 
+class KillOnceAtStep(L.Callback):
+    """Fault injection: `kill -9` of the process once the optimizer has taken `step` steps, the first
+    time only: it writes `marker` first, and a process that finds it (a restarted worker) goes on.
+
+    Added to a run as `+callbacks.fault._target_=tests.helpers.KillOnceAtStep
+    +callbacks.fault.step=N +callbacks.fault.marker=<file>`, e.g. under `torchrun --max-restarts=1`.
+    """
+
+    def __init__(self, step: int, marker: str) -> None:
+        self.step, self.marker = step, Path(marker)
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.global_step == self.step and not self.marker.exists():
+            self.marker.write_text(f"killed at step {self.step}\n")
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
 class RecordTrainingBatches(L.Callback):
     """Writes `<folder>/rank<N>-epoch<E>.json`: a digest of each training image, batch by batch.
 

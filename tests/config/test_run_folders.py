@@ -55,3 +55,35 @@ def test_a_run_folder_given_on_the_command_line_claims_no_other(compose_config, 
     # merge of config layers resolves a run folder that is then replaced).
     as_torchrun_rank_without_a_shared_id(monkeypatch)
     compose_config([f"hydra.run.dir={tmp_path / 'given'}"])
+
+
+def as_torchrun_worker(monkeypatch, run_id: str, max_restarts: int) -> None:
+    """This process as the one worker of `torchrun --nproc_per_node=1 --max-restarts=<n>`."""
+    monkeypatch.setattr(run_folders, "_claimed", {})
+    for name in ("SLURM_JOB_ID", "SLURM_NTASKS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {
+        "WORLD_SIZE": "1",
+        "RANK": "0",
+        "LOCAL_RANK": "0",
+        "TORCHELASTIC_RUN_ID": run_id,
+        "TORCHELASTIC_MAX_RESTARTS": str(max_restarts),
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_a_restarted_torchrun_worker_with_ckpt_path_auto_finds_its_run_folder_again(tmp_path, monkeypatch):
+    new_name = str(tmp_path / "runs" / "2026-12-05_16-00-00")
+    as_torchrun_worker(monkeypatch, "7fe2d44f", max_restarts=1)
+    first = run_folders.run_folder(new_name, "auto")
+    as_torchrun_worker(monkeypatch, "7fe2d44f", max_restarts=1)  # the restarted worker: a new process
+    assert run_folders.run_folder(new_name, "auto") == first == str(tmp_path / "runs" / "torchrun-7fe2d44f")
+    assert run_folders.run_folder(new_name, None) == new_name  # without auto: a new run, a new folder
+
+
+def test_a_torchrun_worker_that_may_restart_without_a_run_id_is_told_to_name_the_run(tmp_path, monkeypatch):
+    as_torchrun_worker(monkeypatch, "none", max_restarts=1)
+    with pytest.raises(RunFolderError, match=r"torchrun --rdzv-id=<name>, or pass hydra.run.dir="):
+        run_folders.run_folder(str(tmp_path / "runs" / "t"), "auto")
+    as_torchrun_worker(monkeypatch, "none", max_restarts=0)  # never restarted: a new folder will do
+    assert run_folders.run_folder(str(tmp_path / "runs" / "t"), "auto") == str(tmp_path / "runs" / "t")

@@ -483,3 +483,33 @@ def test_a_slurm_job_warned_at_every_start_requeues_itself_at_most_max_requeues_
     else:
         assert not scontrol_calls.exists() and "Traceback" not in output
         assert "SLURM job 4242 not requeued: it was requeued 3 times already (max_requeues=3)" in output
+
+
+# --- 9. torchrun restarts a killed worker ---------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_torchrun_restarts_a_killed_worker_which_continues_its_run_from_last_ckpt(
+    uninterrupted, fake_data_dir, tmp_path
+):
+    marker = tmp_path / "killed-once"
+    result = run(
+        *("-m", "torch.distributed.run", "--nproc_per_node=1", "--max-restarts=1"),  # torchrun
+        *("train.py", *SMALL_RUN, f"paths.log_dir={tmp_path / 'logs'}", "ckpt_path=auto"),
+        "+callbacks.fault._target_=tests.helpers.KillOnceAtStep",
+        "+callbacks.fault.step=15",
+        f"+callbacks.fault.marker={marker}",
+        data_dir=fake_data_dir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert marker.read_text() == "killed at step 15\n"  # the first worker died of kill -9
+    [run_dir] = (tmp_path / "logs" / "train" / "runs").iterdir()  # one folder across the restart
+    assert run_dir.name.startswith("torchrun-")
+    log = (run_dir / "train.log").read_text()
+    assert f"ckpt_path=auto: continuing {run_dir / 'checkpoints' / 'last.ckpt'}" in log
+    assert log.count("epoch 0: ") == 1  # trained once: the restart went on from the end of epoch 0
+    summary = read_metrics(run_dir)
+    assert summary["status"] == "completed" and summary["resumed_from"]["global_step"] == 10
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    for name, tensor in weights(uninterrupted).items():
+        assert torch.equal(tensor, weights(run_dir)[name]), name

@@ -83,7 +83,8 @@ def run_folder(new_name: str, ckpt_path: object) -> str:
     run writes into, chosen from `ckpt_path` as Hydra resolves `hydra.run.dir` (no command-line parsing).
 
     The checkpoint's own run folder when resuming from one (run/resume.py); with `ckpt_path=auto`
-    a name that a re-run finds again (the SLURM job's, stable across requeues); else a new folder.
+    a name that a re-run finds again (the SLURM job's, stable across requeues; torchrun's run id,
+    stable across worker restarts); else a new folder.
     """
     if ckpt_path not in (None, "auto"):
         in_run = run_folder_of(Path(str(ckpt_path)))
@@ -95,7 +96,30 @@ def run_folder(new_name: str, ckpt_path: object) -> str:
         job_folder = Path(new_name).parent / f"slurm-{os.environ['SLURM_JOB_ID']}"
         job_folder.mkdir(parents=True, exist_ok=True)
         return str(job_folder)
+    elif ckpt_path == "auto" and "TORCHELASTIC_RUN_ID" in os.environ:
+        return _torchrun_folder(new_name)
     return claim_new_dir(new_name)  # several tasks of one job share theirs there, by the job's id
+
+
+def _torchrun_folder(new_name: str) -> str:
+    """`ckpt_path=auto` under torchrun: `runs/torchrun-<rdzv id>`, which a worker restarted by
+    `--max-restarts` (and the same command run again) finds again; a new timestamped folder per
+    start would make every restart train from scratch.
+
+    torchrun's default run id is "none", the same for every job: a folder named by it could hold
+    another run, so a worker that may be restarted asks for a name instead.
+    """
+    run_id = os.environ["TORCHELASTIC_RUN_ID"]
+    if run_id == "none":
+        if int(os.environ.get("TORCHELASTIC_MAX_RESTARTS", "0") or 0) == 0:
+            return claim_new_dir(new_name)  # never restarted: a new folder, as without torchrun
+        raise RunFolderError(
+            "ckpt_path=auto under torchrun --max-restarts needs a run folder its restarts find again: "
+            "name the run with torchrun --rdzv-id=<name>, or pass hydra.run.dir=logs/train/runs/<name>."
+        )
+    folder = Path(new_name).parent / f"torchrun-{run_id}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
 
 
 def kept_run_record(output_dir: str) -> str | None:
