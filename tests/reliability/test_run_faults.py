@@ -401,7 +401,7 @@ def tested(fake_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return run_dir
 
 
-def test_figures(run_dir: Path) -> dict[str, float]:
+def figures_of_the_test(run_dir: Path) -> dict[str, float]:
     return {k: v for k, v in read_metrics(run_dir)["metrics"].items() if k.startswith("test/")}
 
 
@@ -409,7 +409,7 @@ def assert_finished_like(run_dir: Path, tested: Path) -> None:
     """`run_dir` ended as the run left alone: completed, same weights, same test metrics, no -vN files."""
     summary = read_metrics(run_dir)
     assert summary["status"] == "completed" and (summary["epochs"], summary["global_step"]) == (3, 30)
-    assert test_figures(run_dir) == test_figures(tested) != {}
+    assert figures_of_the_test(run_dir) == figures_of_the_test(tested) != {}
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
     for name, tensor in weights(tested).items():
         assert torch.equal(tensor, weights(run_dir)[name]), name
@@ -430,7 +430,7 @@ def test_a_signal_while_testing_is_an_interruption_and_ckpt_path_auto_runs_the_t
     summary = read_metrics(tmp_path)
     assert summary["status"] == "interrupted" and summary["signal"] == signal.Signals(signum).name
     # Mid-test nothing of the test is on record; after its last batch the test had measured it all.
-    assert test_figures(tmp_path) == ({} if batch < 3 else test_figures(tested))
+    assert figures_of_the_test(tmp_path) == ({} if batch < 3 else figures_of_the_test(tested))
     assert summary["metrics"]["val/acc"] == read_metrics(tested)["metrics"]["val/acc"]
     assert "resume with: python train.py ckpt_path=" in stopped.stdout + stopped.stderr
 
@@ -450,7 +450,7 @@ def test_a_signal_in_the_last_validation_lets_it_finish_and_ckpt_path_auto_runs_
     assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
     assert "Signal SIGTERM during validation: stopping once it ends" in stopped.stdout + stopped.stderr
     summary = read_metrics(tmp_path)
-    assert summary["status"] == "interrupted" and test_figures(tmp_path) == {}
+    assert summary["status"] == "interrupted" and figures_of_the_test(tmp_path) == {}
     # The whole last validation ran: its figures and its best.ckpt are the uninterrupted run's.
     validated = {k: v for k, v in read_metrics(tested)["metrics"].items() if k.startswith("val/")}
     assert {k: summary["metrics"][k] for k in validated} == validated
@@ -513,3 +513,24 @@ def test_torchrun_restarts_a_killed_worker_which_continues_its_run_from_last_ckp
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
     for name, tensor in weights(uninterrupted).items():
         assert torch.equal(tensor, weights(run_dir)[name]), name
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "batch"),
+    [(signal.SIGTERM, 0), (signal.SIGINT, 3)],
+    ids=["sigterm-mid-test", "sigint-last-batch"],
+)
+def test_a_signal_while_eval_py_tests_exits_with_it_and_writes_no_metrics(
+    tested, fake_data_dir, tmp_path, signum, batch
+):
+    best = tested / "checkpoints" / "best.ckpt"  # its run tested in 4 batches of 25 images
+    stopped = run(
+        "eval.py", f"ckpt_path={best}", f"paths.log_dir={tmp_path}", "callbacks=null",
+        *in_evaluation("test", signum, batch),
+        data_dir=fake_data_dir,
+    )  # fmt: skip
+    output = stopped.stdout + stopped.stderr
+    assert stopped.returncode == 128 + signum, output[-3000:]  # Lightning alone exited 0
+    assert f"Evaluation interrupted by {signal.Signals(signum).name}" in output and "Traceback" not in output
+    assert not list(tmp_path.rglob("metrics.json"))  # no figures of a test that did not finish

@@ -4,6 +4,7 @@ python eval.py ckpt_path=logs/train/runs/<run>/checkpoints/best.ckpt
 """
 
 import logging
+import signal
 import warnings
 from pathlib import Path
 from typing import Any
@@ -106,10 +107,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         logger=build_each(cfg.get("logger")) or False,
         plugins=[AtomicCheckpointIO(already_read={checkpoint: saved})],
     )
-    with warnings.catch_warnings():
-        # Lightning asks for the callbacks that wrote the checkpoint; testing needs none of them.
-        warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`")
-        trainer.test(model, datamodule=datamodule, ckpt_path=str(checkpoint))
+    _test_unless_stopped(trainer, model, datamodule, checkpoint)
 
     summary = {
         "run_dir": str(run_dir),
@@ -122,6 +120,26 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         write_metrics(run_dir, summary)
         print_summary(summary)
     return summary
+
+
+def _test_unless_stopped(trainer, model, datamodule, checkpoint: Path) -> None:
+    """`trainer.test` of `checkpoint`, with SIGTERM, SIGINT, SIGUSR1 and SIGUSR2 going through the
+    one stop path (run/interruption.py): a signal, even in the last batch, which Lightning lets
+    finish, exits with 128 + its number and writes no metrics.json, where Lightning alone exited 0."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from ..run.interruption import RunInterrupted, handled_signals
+
+    with handled_signals() as signals, warnings.catch_warnings():
+        # Lightning asks for the callbacks that wrote the checkpoint; testing needs none of them.
+        warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`")
+        try:
+            trainer.test(model, datamodule=datamodule, ckpt_path=str(checkpoint))
+        except (SIGTERMException, RunInterrupted):
+            signals.signum = signals.signum or signal.SIGTERM
+    if signals.signum is not None:
+        log.error("Evaluation interrupted by %s: nothing written; run the same command again.", signals.name)
+        raise SystemExit(signals.exit_code)
 
 
 main = task_main(evaluate, config_name="eval", what="Evaluation")
