@@ -51,7 +51,7 @@ def train(cfg: DictConfig, sweeping: bool = False, resumed_run: DictConfig | Non
     if resume is not None and resumed_run is not None:
         check_resume_changes(resumed_run, cfg, resume.progress)
     summary: dict[str, Any] = {"status": RunStatus.RUNNING, "run_dir": str(run_dir), "metrics": {}}
-    if untested is not None:  # its training is done: the fit restores it, and the test runs
+    if untested is not None:  # its training is done: only the test runs
         log.info("ckpt_path=%s has trained the whole run; its test is left: testing it now.", resume.path)
         summary["metrics"] = dict(untested.get("metrics") or {})  # what it measured stays on record
     if resume is not None:
@@ -99,7 +99,7 @@ def _fit_and_test(
         tune_and_record(cfg, trainer, model, datamodule, summary, callbacks, resume is not None)
     metrics = summary["metrics"]
     if untested is not None:
-        _test_only(cfg, trainer, model, datamodule, summary, untested, resume.path)
+        _test_only(trainer, model, datamodule, summary, untested, Path(resume.path))
         return
     try:
         if cfg.get("train"):
@@ -127,7 +127,7 @@ def _fit_and_test(
 
 
 def _test_only(
-    cfg: DictConfig, trainer, model, datamodule, summary: dict[str, Any], untested: dict[str, Any], last: str
+    trainer, model, datamodule, summary: dict[str, Any], untested: dict[str, Any], last: Path
 ) -> None:
     """The test a run whose training is done still owes: of its best checkpoint (or `last`, the
     checkpoint resumed, when it has none), with its epochs and steps as its record holds them.
@@ -137,10 +137,12 @@ def _test_only(
     from ..run_status import scalar_metrics
 
     started = time.perf_counter()
-    best = untested.get("best_checkpoint")
-    best = best if best and Path(best).is_file() else None
+    recorded = untested.get("best_checkpoint")
+    # Beside the resumed checkpoint, by name: the record's path is stale in a moved run folder.
+    best = last.parent / Path(recorded).name if recorded else None
+    best = str(best) if best is not None and best.is_file() else None
     try:
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or last)
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or str(last))
     finally:
         summary["metrics"].update(scalar_metrics(trainer.callback_metrics))
         summary.update(
