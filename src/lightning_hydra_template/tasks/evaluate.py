@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..config.entry import task_main
+from ..config.moved_keys import renamed_overrides, with_moved_keys
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,12 @@ def with_run_config(
     """
     saved_path = checkpoint.parent.parent / ".hydra" / "config.yaml"
     if saved_path.is_file():
-        saved, source = OmegaConf.load(saved_path), str(saved_path)
+        saved, source = with_moved_keys(OmegaConf.load(saved_path)), str(saved_path)
     elif overrides is not None:
         from hydra import compose
 
-        saved, source = compose(config_name="train", overrides=overrides), f"the overrides in {checkpoint}"
+        replayed = renamed_overrides(overrides)  # recorded before data.loader / data.augment: today's keys
+        saved, source = compose(config_name="train", overrides=replayed), f"the overrides in {checkpoint}"
     else:
         log.warning("No training config at %s: using eval.yaml's data and model as composed.", saved_path)
         return cfg

@@ -147,9 +147,10 @@ def parity_images(run_dir: Path | None, predictor, count: int):
     from omegaconf import OmegaConf
 
     from ..config.builders import build
+    from ..config.moved_keys import with_moved_keys
 
     if run_dir is not None:
-        datamodule = build(OmegaConf.load(run_dir / ".hydra" / "config.yaml").data)
+        datamodule = build(with_moved_keys(OmegaConf.load(run_dir / ".hydra" / "config.yaml")).data)
         datamodule.prepare_data()
         datamodule.setup("test")
         # Through the test loader, so a streamed dataset gives its images as it evaluates them.
