@@ -77,12 +77,7 @@ class CSVImageDataModule(InMemoryDataModule):
     ) -> None:
         loader = loader or LoaderOptions()
         super().__init__(loader)
-        if channels not in (1, 3):
-            raise ConfigError(f"data.channels must be 1 (grey) or 3 (RGB), got {channels}.")
-        if on_bad_rows not in ("error", "skip"):
-            raise ConfigError(f"data.on_bad_rows must be 'error' or 'skip', got {on_bad_rows!r}.")
-        if header not in ("auto", True, False):
-            raise ConfigError(f"data.header must be auto, true or false, got {header!r}.")
+        _check_choices(channels, on_bad_rows, header)
         self.csv_path = Path(csv_path).expanduser().resolve()
         self.image_dir = Path(image_dir).expanduser().resolve() if image_dir else self.csv_path.parent
         columns = {"file_column": file_column, "label_column": label_column, "header": header}
@@ -108,18 +103,8 @@ class CSVImageDataModule(InMemoryDataModule):
         self.decode_workers = decode_workers
         self.requested_storage, self.memory_fraction = storage, memory_fraction
         self.requested_workers = loader.num_workers
-        # None: the standard photo recipe; []: none (training images prepared as for evaluation).
-        stream_transforms = self.augment.stream_transforms
-        if stream_transforms is None:
-            stream_transforms = [v2.RandomResizedCrop(image_size), v2.RandomHorizontalFlip()]
-        self.stream_transforms = list(stream_transforms) or None
-        # torchvision's ImageNet recipes evaluate at 224 from a 256 resize: the same 0.875 ratio.
-        self.eval_resize = eval_resize if eval_resize is not None else round(image_size / 0.875)
-        if self.eval_resize < image_size:
-            raise ConfigError(
-                f"data.eval_resize={eval_resize} is below data.image_size={image_size}: the centre crop "
-                "would not fit; give at least the image size, or null for image_size / 0.875."
-            )
+        self.stream_transforms = _stream_transforms(self.augment.stream_transforms, image_size)
+        self.eval_resize = _eval_resize(eval_resize, image_size)
         self.storage: str | None = None  # memory or stream, once chosen
         self.streams: dict[str, Path] = {}
         self._stream_stats: tuple[list[float], list[float]] | None = None
@@ -361,3 +346,35 @@ class CSVImageDataModule(InMemoryDataModule):
             )
         self._stream_state = state.get("stream_loader")
         super().load_state_dict(state)
+
+
+def _check_choices(channels: int, on_bad_rows: str, header: bool | str) -> None:
+    """A value outside a key's few choices is one line naming the key, before anything is read."""
+    if channels not in (1, 3):
+        raise ConfigError(f"data.channels must be 1 (grey) or 3 (RGB), got {channels}.")
+    if on_bad_rows not in ("error", "skip"):
+        raise ConfigError(f"data.on_bad_rows must be 'error' or 'skip', got {on_bad_rows!r}.")
+    if header not in ("auto", True, False):
+        raise ConfigError(f"data.header must be auto, true or false, got {header!r}.")
+
+
+def _stream_transforms(transforms: Sequence | None, image_size: int) -> list | None:
+    """The streamed training transforms: None, the standard photo recipe; [], none (training images
+    are then prepared as for evaluation)."""
+    if transforms is None:
+        transforms = [v2.RandomResizedCrop(image_size), v2.RandomHorizontalFlip()]
+    return list(transforms) or None
+
+
+def _eval_resize(eval_resize: int | None, image_size: int) -> int:
+    """The shorter side streamed evaluation images are resized to before the centre crop.
+
+    torchvision's ImageNet recipes evaluate at 224 from a 256 resize: null keeps that 0.875 ratio.
+    """
+    size = eval_resize if eval_resize is not None else round(image_size / 0.875)
+    if size < image_size:
+        raise ConfigError(
+            f"data.eval_resize={eval_resize} is below data.image_size={image_size}: the centre crop "
+            "would not fit; give at least the image size, or null for image_size / 0.875."
+        )
+    return size
