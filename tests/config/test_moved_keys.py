@@ -154,3 +154,30 @@ def test_a_saved_config_in_todays_keys_is_left_as_it_is(compose_config):
     cfg = compose_config(["experiment=cnn"])
     before = OmegaConf.to_container(cfg, resolve=False)
     assert OmegaConf.to_container(with_moved_keys(cfg), resolve=False) == before
+
+
+@pytest.mark.slow
+def test_a_checkpoint_of_a_run_before_the_move_evaluates_and_resumes_from_the_command_line(
+    fake_data_dir, tmp_path
+):
+    training = ["experiment=mlp", "debug=fast", "data.val_size=100", "data.loader.batch_size=16"]
+    result = run("train.py", *training, f"hydra.run.dir={tmp_path / 'train'}", data_dir=fake_data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # The same checkpoints as a run before the move recorded them: data.batch_size=16.
+    old = tmp_path / "before_the_move"
+    old.mkdir()
+    for name in ("best.ckpt", "last.ckpt"):
+        checkpoint = torch.load(tmp_path / "train" / "checkpoints" / name, weights_only=True)
+        checkpoint[CHECKPOINT_KEY] = [o.replace("data.loader.", "data.") for o in training]
+        torch.save(checkpoint, old / name)
+    assert "data.batch_size=16" in torch.load(old / "best.ckpt", weights_only=True)[CHECKPOINT_KEY]
+
+    result = run("eval.py", f"ckpt_path={old / 'best.ckpt'}", f"hydra.run.dir={tmp_path / 'eval'}",
+                 data_dir=fake_data_dir)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    result = run("train.py", f"ckpt_path={old / 'last.ckpt'}", "trainer.max_epochs=2",
+                 f"paths.log_dir={tmp_path / 'logs'}", data_dir=fake_data_dir)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    [resumed] = (tmp_path / "logs" / "train" / "runs").iterdir()
+    assert OmegaConf.load(resumed / "resolved_config.yaml").data.loader.batch_size == 16
+    assert "data.loader.batch_size=16" in (resumed / ".hydra" / "overrides.yaml").read_text()
