@@ -20,8 +20,10 @@ from lightning_hydra_template.config.moved_keys import (
     with_moved_keys,
 )
 from lightning_hydra_template.config.project import CONFIG_DIR
+from lightning_hydra_template.config.target_checks import check_targets
 from lightning_hydra_template.data.augment_options import AugmentOptions
 from lightning_hydra_template.data.loader_options import LoaderOptions
+from lightning_hydra_template.errors import ConfigError
 from lightning_hydra_template.run.resume import check_resume_changes, replayed_config
 from lightning_hydra_template.tasks.evaluate import with_run_config
 
@@ -181,3 +183,12 @@ def test_a_checkpoint_of_a_run_before_the_move_evaluates_and_resumes_from_the_co
     [resumed] = (tmp_path / "logs" / "train" / "runs").iterdir()
     assert OmegaConf.load(resumed / "resolved_config.yaml").data.loader.batch_size == 16
     assert "data.loader.batch_size=16" in (resumed / ".hydra" / "overrides.yaml").read_text()
+
+
+def test_an_experiment_written_with_an_old_key_is_told_where_it_moved(compose_config):
+    cfg = compose_config(["+data.batch_size=32", "+data.crop_padding=2"])  # as an old experiment's `data:`
+    with pytest.raises(ConfigError) as error:
+        check_targets(cfg)
+    message = str(error.value)
+    assert "data.batch_size is now data.loader.batch_size: move it there in your config" in message
+    assert "data.crop_padding is now data.augment.crop_padding: move it there in your config" in message
