@@ -34,6 +34,8 @@ class IDXDataModule(InMemoryDataModule):
 
     `data_dir` holds torchvision's layout, `<dataset>/raw/*-ubyte[.gz]`; it may be read-only,
     since the `.gz` files are decoded in memory rather than extracted beside themselves.
+    `loader` and `augment` are the `data.loader` and `data.augment` nodes (`LoaderOptions`,
+    `AugmentOptions`; streamed-photo transforms do not apply to data held in memory).
     """
 
     def __init__(
