@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..config.entry import task_main
+from ..config.moved_keys import renamed_overrides, with_moved_keys
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,12 @@ def with_run_config(
     """
     saved_path = checkpoint.parent.parent / ".hydra" / "config.yaml"
     if saved_path.is_file():
-        saved, source = OmegaConf.load(saved_path), str(saved_path)
+        saved, source = with_moved_keys(OmegaConf.load(saved_path)), str(saved_path)
     elif overrides is not None:
         from hydra import compose
 
-        saved, source = compose(config_name="train", overrides=overrides), f"the overrides in {checkpoint}"
+        replayed = renamed_overrides(overrides)  # recorded before data.loader / data.augment: today's keys
+        saved, source = compose(config_name="train", overrides=replayed), f"the overrides in {checkpoint}"
     else:
         log.warning("No training config at %s: using eval.yaml's data and model as composed.", saved_path)
         return cfg
@@ -73,13 +75,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from ..checkpoints.atomic_io import AtomicCheckpointIO
     from ..checkpoints.file import load_checkpoint
     from ..checkpoints.run_overrides import PROVENANCE_KEY, saved_overrides
-    from ..config.builders import build_datamodule, build_each, build_lightning_trainer, build_model
     from ..config.startup import begin
     from ..run.provenance import collect_provenance, versions_line, write_provenance
-    from ..run.resume import check_weights_fit
     from ..run.run_summary import print_summary, write_metrics
     from ..run_status import scalar_metrics
 
@@ -97,6 +96,28 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
+    trainer = tested(cfg, checkpoint, saved)
+    summary = {
+        "run_dir": str(run_dir),
+        "checkpoint": str(checkpoint),
+        # None for checkpoints written before runs recorded their provenance.
+        "trained_by": trained_by,
+        "metrics": scalar_metrics(trainer.callback_metrics),
+    }
+    if trainer.is_global_zero:
+        write_metrics(run_dir, summary)
+        print_summary(summary)
+    return summary
+
+
+def tested(cfg: DictConfig, checkpoint: Path, saved: dict[str, Any]):
+    """The Trainer that tested the checkpoint (`saved`, its dict, already read) on the config's data."""
+    import lightning as L
+
+    from ..checkpoints.atomic_io import AtomicCheckpointIO
+    from ..config.builders import build_datamodule, build_each, build_lightning_trainer, build_model
+    from ..run.resume import check_weights_fit
+
     datamodule = build_datamodule(cfg)
     model = build_model(cfg, datamodule)
     check_weights_fit(model, saved, str(checkpoint), EVAL_FIX)
@@ -110,18 +131,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         # Lightning asks for the callbacks that wrote the checkpoint; testing needs none of them.
         warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`")
         trainer.test(model, datamodule=datamodule, ckpt_path=str(checkpoint))
-
-    summary = {
-        "run_dir": str(run_dir),
-        "checkpoint": str(checkpoint),
-        # None for checkpoints written before runs recorded their provenance.
-        "trained_by": trained_by,
-        "metrics": scalar_metrics(trainer.callback_metrics),
-    }
-    if trainer.is_global_zero:
-        write_metrics(run_dir, summary)
-        print_summary(summary)
-    return summary
+    return trainer
 
 
 main = task_main(evaluate, config_name="eval", what="Evaluation")
