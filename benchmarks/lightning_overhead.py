@@ -32,9 +32,8 @@ TRAIN_SIZE = 55_000
 def make_network(batch_size: int) -> tuple[torch.nn.Module, object]:
     """The MLP experiment's network and optimizer factory, as train.py would build them."""
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose(
-            "train", overrides=["experiment=mlp", f"data.batch_size={batch_size}", "data.num_classes=10"]
-        )
+        overrides = ["experiment=mlp", f"data.loader.batch_size={batch_size}", "data.num_classes=10"]
+        cfg = compose("train", overrides=overrides)
     return instantiate(cfg.model.net), instantiate(cfg.optimizer)
 
 

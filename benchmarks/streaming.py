@@ -76,7 +76,7 @@ def train_command(folder: Path, storage: str, cache: Path, extra: list[str]) -> 
     return [
         sys.executable, "train.py", "experiment=csv_cnn", "data=image_folder", f"data.root={folder}",
         f"data.storage={storage}", "data.image_size=224", f"data.cache_dir={cache}",
-        "data.batch_size=32", "data.eval_batch_size=32",
+        "data.loader.batch_size=32", "data.loader.eval_batch_size=32",
         "model.net.channels=[8,16]", "model.net.hidden_size=16", "trainer.max_epochs=1",
         "trainer.limit_train_batches=30", "trainer.limit_val_batches=5", "test=false",
         "callbacks.rich_progress_bar=null", "callbacks.rich_model_summary=null", "logger=csv", *extra,
@@ -162,13 +162,16 @@ def throughput(args: argparse.Namespace) -> None:
     from torchvision import datasets
     from torchvision.transforms import v2
 
+    from lightning_hydra_template.data.augment_options import AugmentOptions
     from lightning_hydra_template.data.image_folder import ImageFolderDataModule
+    from lightning_hydra_template.data.loader_options import LoaderOptions
 
     folder = make_images(args.root, args.images)
     transforms = [v2.RandomResizedCrop(224), v2.RandomHorizontalFlip()]
     datamodule = ImageFolderDataModule(
-        str(folder), image_size=224, storage="stream", num_workers=args.workers, batch_size=args.batch_size,
-        cache_dir=str(args.root / "cache"), stream_transforms=transforms, mean=0.5, std=0.25,
+        str(folder), image_size=224, storage="stream", cache_dir=str(args.root / "cache"), mean=0.5, std=0.25,
+        loader=LoaderOptions(batch_size=args.batch_size, num_workers=args.workers),
+        augment=AugmentOptions(stream_transforms=transforms),
     )  # fmt: skip
     datamodule.prepare_data()
     datamodule.setup()

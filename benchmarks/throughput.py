@@ -106,7 +106,7 @@ def template_command(
     config: list[str], batch_size: int, steps: int, run_dir: Path, extra: list[str]
 ) -> list[str]:
     return [
-        sys.executable, "train.py", *config, f"data.batch_size={batch_size}",
+        sys.executable, "train.py", *config, f"data.loader.batch_size={batch_size}",
         f"trainer.max_steps={steps}", "trainer.limit_val_batches=0", "trainer.num_sanity_val_steps=0",
         # model_checkpoint=null alone would leave Lightning's own checkpoint callback in place
         "callbacks.model_checkpoint=null", "+trainer.enable_checkpointing=false",
@@ -244,7 +244,7 @@ def plain_loop(config: list[str], batch_size: int, steps: int, data_dir: str) ->
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
         # A bare name is an experiment (`--plain cnn`); anything else, Hydra overrides (--cases).
         config = [c if "=" in c else f"experiment={c}" for c in config]
-        cfg = compose("train", overrides=[*config, f"data.batch_size={batch_size}"])
+        cfg = compose("train", overrides=[*config, f"data.loader.batch_size={batch_size}"])
     keep_freed_memory(cfg.malloc_trim_threshold_mb)  # the template's allocator setting, for a fair race
     torch.manual_seed(cfg.seed)
     data = instantiate(cfg.data, data_dir=data_dir)

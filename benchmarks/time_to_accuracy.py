@@ -34,7 +34,7 @@ ABLATIONS = {
     "no flip TTA at test": ["model.test_flip_tta=false"],
     "channels-first": ["model.channels_last=false"],
     "dropout 0.3 (the reference's) instead of 0.1": ["model.net.dropout=0.3"],
-    "with the reference's random crop": ["data.crop_padding=2"],
+    "with the reference's random crop": ["data.augment.crop_padding=2"],
     "7 epochs instead of 6": ["trainer.max_epochs=7"],
 }
 

@@ -399,13 +399,12 @@ def tensorboard_images(log_dir: Path) -> dict[str, list]:
 def fashion_mnist_datamodule(data_dir: Path | str, **overrides: Any):
     """FashionMNIST's datamodule as `configs/data/fashion_mnist.yaml` describes it (its facts live there)."""
     from lightning_hydra_template.data.idx_datamodule import IDXDataModule
+    from lightning_hydra_template.data.loader_options import LoaderOptions
 
-    cfg = OmegaConf.load(CONFIG_DIR / "data" / "fashion_mnist.yaml")
-    facts = {
-        key: OmegaConf.to_container(cfg, resolve=False)[key]
-        for key in ("dataset", "class_names", "mean", "std")
-    }
-    return IDXDataModule(str(data_dir), **{**facts, **overrides})
+    cfg = OmegaConf.to_container(OmegaConf.load(CONFIG_DIR / "data" / "fashion_mnist.yaml"), resolve=False)
+    facts = {key: cfg[key] for key in ("dataset", "class_names", "mean", "std")}
+    loader = LoaderOptions(**{k: v for k, v in cfg["loader"].items() if k != "_target_"})
+    return IDXDataModule(str(data_dir), **{**facts, "loader": loader, **overrides})
 
 
 def fill(folder: Path) -> None:

@@ -45,7 +45,7 @@ def test_experiments_compose_and_build(compose_config, experiment, resnet18_weig
     model = build(
         cfg.model, optimizer=build(cfg.optimizer), scheduler=build(cfg.scheduler) if cfg.scheduler else None
     )
-    assert model.net is not None and datamodule.batch_size == cfg.data.batch_size
+    assert model.net is not None and datamodule.batch_size == cfg.data.loader.batch_size
 
 
 GROUPS = [

@@ -17,14 +17,16 @@ def test_fdr_runs_one_batch_of_each_stage(compose_config):
 
 @pytest.mark.slow
 def test_overfit_drives_the_training_loss_near_zero_on_a_few_fixed_batches(compose_config):
-    cfg = compose_config([*MLP, "debug=overfit", "trainer.max_epochs=40", "data.batch_size=32"], fast=False)
+    overrides = ["debug=overfit", "trainer.max_epochs=40", "data.loader.batch_size=32"]
+    cfg = compose_config([*MLP, *overrides], fast=False)
     summary = train(cfg)
     assert summary["global_step"] == 4 * 40
     assert summary["metrics"]["train/loss"] < 0.05 and summary["metrics"]["train/acc"] == 1.0
 
 
 def test_limit_takes_a_tenth_of_every_split(compose_config):
-    cfg = compose_config([*MLP, "debug=limit", "data.batch_size=10", "data.eval_batch_size=10"], fast=False)
+    overrides = ["debug=limit", "data.loader.batch_size=10", "data.loader.eval_batch_size=10"]
+    cfg = compose_config([*MLP, *overrides], fast=False)
     summary = train(cfg)
     train_batches = math.ceil(300 / 10)  # 400 fake training images, 100 of them for validation
     assert summary["epochs"] == 3 and summary["global_step"] == 3 * int(0.1 * train_batches)

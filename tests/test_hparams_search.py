@@ -39,7 +39,7 @@ def test_a_search_writes_its_summary_and_the_same_command_continues_the_study(
         "optimizer.lr",
         "optimizer.weight_decay",
         "model.net.dropout",
-        "data.batch_size",
+        "data.loader.batch_size",
     } <= set(trials[0])
     best = json.loads((tmp_path / "first" / "best.json").read_text())
     assert best["best_value"] == max(float(t["value"]) for t in trials)
@@ -101,7 +101,7 @@ def test_every_search_space_is_valid_for_optuna(compose_config, search):
     params = compose_config([f"hparams_search={search}"]).hydra.sweeper.params
     overrides = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
     spaces = {o.get_key_element(): distribution(o) for o in overrides}
-    assert {"optimizer", "optimizer.lr", "optimizer.weight_decay", "data.batch_size"} <= set(spaces)
+    assert {"optimizer", "optimizer.lr", "optimizer.weight_decay", "data.loader.batch_size"} <= set(spaces)
     assert spaces["optimizer.lr"].log
 
 

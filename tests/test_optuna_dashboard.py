@@ -52,7 +52,7 @@ def test_the_dashboard_serves_a_sweeps_study_on_localhost(fake_data_dir, tmp_pat
     assert [t["number"] for t in served["trials"]] == [int(t["number"]) for t in trials]
     for shown, written in zip(served["trials"], trials):
         assert shown["state"] == "Complete" and shown["values"] == [pytest.approx(float(written["value"]))]
-        assert {p["name"] for p in shown["params"]} >= {"optimizer.lr", "data.batch_size"}
+        assert {p["name"] for p in shown["params"]} >= {"optimizer.lr", "data.loader.batch_size"}
         # The trial's run folder, as trials.csv names it, is on its page too.
         assert {"key": "run_dir", "value": written["run_dir"]} in shown["user_attrs"]
 

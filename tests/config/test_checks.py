@@ -15,7 +15,7 @@ from lightning_hydra_template.errors import ConfigError
 
 
 def config(**values: Any) -> DictConfig:
-    """A config holding `values` under their dotted keys, e.g. config(**{"data.batch_size": 0})."""
+    """A config holding `values` under their dotted keys, e.g. config(**{"data.loader.batch_size": 0})."""
     cfg = OmegaConf.create()
     for key, value in values.items():
         OmegaConf.update(cfg, key, value, force_add=True)
@@ -55,9 +55,9 @@ def test_the_eval_config_passes_with_an_existing_checkpoint(
 def test_command_line_values_are_checked_as_hydra_parses_them(
     compose_config: Callable[..., DictConfig],
 ) -> None:
-    cfg = compose_config(["data.batch_size=abc", "optimizer.lr=0", "trainer.precision=16"])
+    cfg = compose_config(["data.loader.batch_size=abc", "optimizer.lr=0", "trainer.precision=16"])
     assert problems(cfg) == [
-        "data.batch_size='abc' must be a positive integer, e.g. data.batch_size=64",
+        "data.loader.batch_size='abc' must be a positive integer, e.g. data.loader.batch_size=64",
         "optimizer.lr=0 must be a number > 0, e.g. optimizer.lr=0.001",
     ]
 
@@ -65,17 +65,17 @@ def test_command_line_values_are_checked_as_hydra_parses_them(
 @pytest.mark.parametrize(
     ("key", "bad"),
     [
-        ("data.batch_size", "abc"),
-        ("data.batch_size", 0),
-        ("data.batch_size", -4),
-        ("data.batch_size", 2.5),
-        ("data.batch_size", True),
-        ("data.batch_size", None),
-        ("data.eval_batch_size", 0),
+        ("data.loader.batch_size", "abc"),
+        ("data.loader.batch_size", 0),
+        ("data.loader.batch_size", -4),
+        ("data.loader.batch_size", 2.5),
+        ("data.loader.batch_size", True),
+        ("data.loader.batch_size", None),
+        ("data.loader.eval_batch_size", 0),
         ("data.val_size", 0),
         ("data.val_ratio", 1.0),
         ("data.test_ratio", -0.1),
-        ("data.crop_padding", -1),
+        ("data.augment.crop_padding", -1),
         ("data.image_size", 0),
         ("data.channels", 2),
         ("trainer.max_epochs", 0),
@@ -110,7 +110,7 @@ def test_a_bad_value_is_named_with_its_key_and_a_valid_choice(key: str, bad: Any
 @pytest.mark.parametrize(
     ("key", "good"),
     [
-        ("data.eval_batch_size", None),
+        ("data.loader.eval_batch_size", None),
         ("data.val_ratio", 0),
         ("data.channels", 1),
         ("trainer.max_epochs", None),
@@ -132,9 +132,10 @@ def test_a_valid_value_passes(key: str, good: Any) -> None:
 
 
 def test_every_problem_is_listed_on_its_own_line() -> None:
-    cfg = config(**{"data.batch_size": 0, "model.net.dropout": 1.5, "optimizer.lr": -1, "data.channels": 3})
+    values = {"data.loader.batch_size": 0, "model.net.dropout": 1.5, "optimizer.lr": -1, "data.channels": 3}
+    cfg = config(**values)
     assert problems(cfg) == [
-        "data.batch_size=0 must be a positive integer, e.g. data.batch_size=64",
+        "data.loader.batch_size=0 must be a positive integer, e.g. data.loader.batch_size=64",
         "model.net.dropout=1.5 must be a number in [0, 1), e.g. model.net.dropout=0.1",
         "optimizer.lr=-1 must be a number > 0, e.g. optimizer.lr=0.001",
     ]

@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from lightning_hydra_template.data.augment_options import AugmentOptions
 from lightning_hydra_template.data.batch_mixing import BatchMixing, batch_mixing
 from lightning_hydra_template.errors import ConfigError
 
@@ -52,13 +53,13 @@ def test_both_on_mixes_each_batch_one_way_or_the_other():
 
 def test_both_off_means_no_mixing_and_negative_alphas_are_config_errors():
     assert batch_mixing(10, 0.0, 0.0) is None
-    with pytest.raises(ConfigError, match="data.mixup_alpha and data.cutmix_alpha must be >= 0"):
+    with pytest.raises(ConfigError, match="mixup_alpha and data.augment.cutmix_alpha must be >= 0"):
         batch_mixing(10, -0.2, 0.0)
 
 
 @pytest.mark.parametrize("training", [True, False])
 def test_the_datamodule_mixes_training_batches_only(fake_data_dir, training):
-    datamodule = fashion_mnist_datamodule(fake_data_dir, mixup_alpha=0.2)
+    datamodule = fashion_mnist_datamodule(fake_data_dir, augment=AugmentOptions(mixup_alpha=0.2))
     datamodule.trainer = SimpleNamespace(training=training)
     pixels = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
     images, labels = datamodule.on_after_batch_transfer((pixels, torch.tensor([0, 1, 2, 3])), 0)

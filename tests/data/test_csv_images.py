@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from lightning_hydra_template.data import image_cache
+from lightning_hydra_template.data.augment_options import AugmentOptions
 from lightning_hydra_template.data.csv_images import CSVImageDataModule
 from lightning_hydra_template.errors import ConfigError, DataError
 
@@ -262,7 +263,7 @@ def test_torchvision_v2_transforms_augment_training_batches_only(tmp_path):
         test_ratio=0.25,
         mean=0.0,
         std=1.0,
-        transforms=[v2.RandomErasing(p=1.0, value=0)],
+        augment=AugmentOptions(transforms=[v2.RandomErasing(p=1.0, value=0)]),
     )
     batch = next(iter(datamodule.test_dataloader()))
     assert datamodule.preprocess(batch[0], training=False).min() > 0  # no erasing at evaluation

@@ -4,6 +4,10 @@ from urllib.error import URLError
 
 import pytest
 import torch
+from torchvision.transforms import v2
+
+from lightning_hydra_template.data.augment_options import AugmentOptions
+from lightning_hydra_template.data.loader_options import LoaderOptions
 
 from ..helpers import fashion_mnist_datamodule
 
@@ -57,7 +61,7 @@ def test_split_is_seeded_and_disjoint(fake_data_dir):
 
 
 def test_batches_are_normalised_float_images(fake_data_dir):
-    datamodule = make(fake_data_dir, batch_size=32)
+    datamodule = make(fake_data_dir, loader=LoaderOptions(batch_size=32))
     images, labels = next(iter(datamodule.train_dataloader()))
     assert images.dtype == torch.uint8 and images.shape == (32, 1, 28, 28)
     images, labels = datamodule.on_after_batch_transfer((images, labels), 0)
@@ -99,6 +103,14 @@ def test_offline_download_failure_says_where_to_put_which_files(tmp_path, monkey
     assert "name resolution" in caplog.text
 
 
+def test_augment_transforms_change_training_batches_only(fake_data_dir):
+    erase = AugmentOptions(transforms=[v2.RandomErasing(p=1.0, value=0)], horizontal_flip=False)
+    datamodule = make(fake_data_dir, augment=erase, mean=0.0, std=1.0)
+    images = torch.full((4, 1, 28, 28), 200, dtype=torch.uint8)
+    assert datamodule.preprocess(images, training=False).min() > 0  # no erasing at evaluation
+    assert (datamodule.preprocess(images, training=True) == 0).any()
+
+
 def test_download_off_and_files_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"download is off \(data.download=false\)"):
         fashion_mnist_datamodule(tmp_path, download=False).prepare_data()
@@ -111,6 +123,10 @@ def test_download_off_and_files_missing(tmp_path):
         ({"dataset": "EMNIST"}, "data.dataset=EMNIST is not one of MNIST, FashionMNIST, KMNIST"),
         ({"channels": 2}, "data.channels must be 1 or 3"),
         ({"val_size": 0}, "data.val_size"),
+        (
+            {"augment": AugmentOptions(stream_transforms=[v2.RandomHorizontalFlip()])},
+            "data.augment.stream_transforms is for streamed photos; FashionMNIST is held in memory",
+        ),
     ],
 )
 def test_bad_settings_name_the_config_key(kwargs, message):
@@ -143,7 +159,7 @@ def test_digits_and_characters_are_configs_without_mirror_images(
     cfg = compose_config([f"data={option}", "experiment=cnn"])
     datamodule = build_datamodule(cfg)
     assert datamodule.dataset == dataset and datamodule.class_names[0] == first_class
-    assert cfg.data.horizontal_flip is False  # a mirrored digit or character is another one
+    assert cfg.data.augment.horizontal_flip is False  # a mirrored digit or character is another one
     assert datamodule.raw_dir == datamodule.data_dir / dataset / "raw"
 
 

@@ -5,6 +5,7 @@ import torch
 
 from lightning_hydra_template.config.builders import build_datamodule
 from lightning_hydra_template.data.image_folder import ImageFolderDataModule
+from lightning_hydra_template.data.loader_options import LoaderOptions
 from lightning_hydra_template.errors import DataError, MissingFileError
 
 from ..helpers import class_folders
@@ -14,7 +15,7 @@ from ..helpers import class_folders
 def test_class_folders_become_classes_and_splits_in_either_storage(tmp_path, storage):
     root = class_folders(tmp_path / "pets", per_class=8)
     datamodule = ImageFolderDataModule(
-        str(root), val_ratio=0.25, test_ratio=0.25, image_size=16, num_workers=0,
+        str(root), val_ratio=0.25, test_ratio=0.25, image_size=16, loader=LoaderOptions(num_workers=0),
         storage=storage, cache_dir=str(tmp_path / "cache"),
     )  # fmt: skip
     datamodule.prepare_data()
@@ -46,8 +47,8 @@ def test_fine_tuning_on_a_folder_of_photos_streams_them_with_the_photo_transform
     root = class_folders(tmp_path / "pets")
     cfg = compose_config(["experiment=csv_finetune", "data=image_folder", f"data.root={root}"])
     assert cfg.data._target_.endswith("ImageFolderDataModule") and cfg.data.storage == "stream"
-    assert [t._target_.rsplit(".", 1)[1] for t in cfg.data.stream_transforms] == [
+    assert [t._target_.rsplit(".", 1)[1] for t in cfg.data.augment.stream_transforms] == [
         "RandomResizedCrop",
         "RandomHorizontalFlip",
     ]
-    assert cfg.data.stream_transforms[0].size == cfg.data.image_size == 224
+    assert cfg.data.augment.stream_transforms[0].size == cfg.data.image_size == 224

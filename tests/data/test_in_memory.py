@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from lightning_hydra_template.data.in_memory import InMemoryBatches, InMemoryDataModule, InMemoryImages
+from lightning_hydra_template.data.loader_options import LoaderOptions
 
 
 def dataset(n: int = 10) -> InMemoryImages:
@@ -76,7 +77,7 @@ def test_moving_to_a_device_keeps_the_samples():
     [(0, logging.INFO, "replayed exactly (num_workers=0)"), (2, logging.WARNING, "drawn from a new shuffle")],
 )
 def test_a_mid_epoch_resume_says_once_what_holds_for_the_rest_of_the_epoch(caplog, workers, level, said):
-    datamodule = InMemoryDataModule(batch_size=4, num_workers=workers)
+    datamodule = InMemoryDataModule(LoaderOptions(batch_size=4, num_workers=workers))
     with caplog.at_level(logging.INFO, logger="lightning_hydra_template.data.in_memory"):
         datamodule.load_state_dict({"train_position": [1, 3]})
         datamodule.load_state_dict({"train_position": [2, 0]})  # at an epoch's start: nothing to say

@@ -3,6 +3,7 @@ import logging
 import pytest
 
 from lightning_hydra_template.data.csv_images import CSVImageDataModule
+from lightning_hydra_template.data.loader_options import LoaderOptions
 from lightning_hydra_template.data.storage_choice import available_memory, choose_storage
 from lightning_hydra_template.errors import ConfigError
 
@@ -39,7 +40,8 @@ def test_the_datamodule_streams_what_does_not_fit_its_budget(tmp_path, caplog):
     small.prepare_data()
     assert small.storage == "memory"  # 12 images of 16 px: kilobytes
     with caplog.at_level(logging.INFO):
-        tight = CSVImageDataModule(str(csv_path), memory_fraction=1e-12, num_workers=0, **options)
+        workers = LoaderOptions(num_workers=0)
+        tight = CSVImageDataModule(str(csv_path), memory_fraction=1e-12, loader=workers, **options)
         tight.prepare_data()
     assert tight.storage == "stream" and "data.storage=auto chose stream" in caplog.text
 
@@ -51,7 +53,7 @@ def test_under_ddp_every_process_takes_the_first_processs_choice(tmp_path):
     # The second process of a DDP run: it skipped prepare_data; the first one chose to stream.
     datamodule = CSVImageDataModule(
         str(csv_path), cache_dir=str(tmp_path / "cache"), image_size=16, val_ratio=0.25, test_ratio=0.25,
-        num_workers=0,
+        loader=LoaderOptions(num_workers=0),
     )  # fmt: skip
     datamodule.trainer = SimpleNamespace(
         world_size=2, is_global_zero=False, strategy=SimpleNamespace(broadcast=lambda obj, src: "stream")

@@ -8,6 +8,7 @@ import torch
 
 from lightning_hydra_template.data import stream_cache
 from lightning_hydra_template.data.csv_images import CSVImageDataModule
+from lightning_hydra_template.data.loader_options import LoaderOptions
 from lightning_hydra_template.errors import DataError
 
 from ..helpers import COLOURS, rgb_jpegs_with_names, write_image
@@ -15,11 +16,12 @@ from ..helpers import COLOURS, rgb_jpegs_with_names, write_image
 SPLITS = ("train", "val", "test")
 
 
-def streamed(csv_path, tmp_path, **kwargs) -> CSVImageDataModule:
-    options = {"image_size": 16, "val_ratio": 0.25, "test_ratio": 0.25, "num_workers": 0}
+def streamed(csv_path, tmp_path, loader: LoaderOptions | None = None, **kwargs) -> CSVImageDataModule:
+    options = {"image_size": 16, "val_ratio": 0.25, "test_ratio": 0.25}
     datamodule = CSVImageDataModule(
-        str(csv_path), cache_dir=str(tmp_path / "cache"), storage="stream", **{**options, **kwargs}
-    )
+        str(csv_path), cache_dir=str(tmp_path / "cache"), storage="stream",
+        loader=loader or LoaderOptions(num_workers=0), **{**options, **kwargs},
+    )  # fmt: skip
     datamodule.prepare_data()
     datamodule.setup()
     return datamodule
@@ -48,7 +50,7 @@ class OptimizeCounter:
 
 def test_streamed_splits_hold_every_row_and_give_uint8_batches_of_the_image_size(tmp_path):
     csv_path = rgb_jpegs_with_names(tmp_path, per_class=4)
-    datamodule = streamed(csv_path, tmp_path, num_workers=2, batch_size=4)
+    datamodule = streamed(csv_path, tmp_path, LoaderOptions(batch_size=4, num_workers=2))
     in_memory = CSVImageDataModule(
         str(csv_path), cache_dir=str(tmp_path / "cache"), image_size=16, val_ratio=0.25, test_ratio=0.25
     )
@@ -136,10 +138,10 @@ def test_an_interrupted_optimisation_is_never_used(tmp_path, monkeypatch):
 def test_the_streaming_commands_of_the_docs_compose(compose_config, tmp_path):
     cfg = compose_config(["experiment=csv_cnn", "data.csv_path=/data/pets/labels.csv", "data.storage=stream",
                           "data.image_size=64"])  # fmt: skip
-    assert cfg.data.storage == "stream" and cfg.data.stream_transforms[0].size == 64
+    assert cfg.data.storage == "stream" and cfg.data.augment.stream_transforms[0].size == 64
     augment = (
-        "data.stream_transforms=[{_target_: torchvision.transforms.v2.RandomResizedCrop, size: 224}, "
+        "data.augment.stream_transforms=[{_target_: torchvision.transforms.v2.RandomResizedCrop, size: 224}, "
         "{_target_: torchvision.transforms.v2.TrivialAugmentWide}]"
     )
     cfg = compose_config(["experiment=csv_finetune", "data.csv_path=/data/pets/labels.csv", augment])
-    assert cfg.data.stream_transforms[1]._target_.endswith("TrivialAugmentWide")
+    assert cfg.data.augment.stream_transforms[1]._target_.endswith("TrivialAugmentWide")

@@ -4,18 +4,23 @@ import pytest
 import torch
 from torchvision.transforms import v2
 
+from lightning_hydra_template.data.augment_options import AugmentOptions
 from lightning_hydra_template.data.csv_images import CSVImageDataModule
+from lightning_hydra_template.data.loader_options import LoaderOptions
 from lightning_hydra_template.errors import ConfigError
 
 from ..helpers import rgb_jpegs_with_names
 
 
-def streamed(csv_path, cache_dir, seed: int = 7, **kwargs) -> CSVImageDataModule:
+def streamed(
+    csv_path, cache_dir, seed: int = 7, stream_transforms=None, num_workers: int = 2
+) -> CSVImageDataModule:
     torch.manual_seed(seed)  # the datamodule's seed is the run's, as after seed_everything
-    options = {"image_size": 16, "val_ratio": 0.25, "test_ratio": 0.25, "num_workers": 2, "batch_size": 3}
     datamodule = CSVImageDataModule(
-        str(csv_path), cache_dir=str(cache_dir), storage="stream", **{**options, **kwargs}
-    )
+        str(csv_path), cache_dir=str(cache_dir), storage="stream", image_size=16, val_ratio=0.25,
+        test_ratio=0.25, loader=LoaderOptions(batch_size=3, num_workers=num_workers),
+        augment=AugmentOptions(stream_transforms=stream_transforms),
+    )  # fmt: skip
     datamodule.prepare_data()
     datamodule.setup()
     return datamodule
@@ -61,7 +66,7 @@ def test_evaluation_batches_are_the_centre_crop_and_repeat_exactly(csv_path, tmp
 
 
 def test_transforms_that_do_not_reach_the_image_size_are_named_at_setup(csv_path, tmp_path):
-    with pytest.raises(ConfigError, match=r"data.stream_transforms gave a torch.uint8 image of shape"):
+    with pytest.raises(ConfigError, match=r"stream_transforms gave a torch.uint8 image of shape"):
         streamed(csv_path, tmp_path, stream_transforms=[v2.RandomHorizontalFlip()])
 
 
@@ -75,7 +80,7 @@ def stream_run(csv_path, run_dir, *extra: str) -> list[str]:
     return [
         "train.py", "experiment=csv_cnn", f"data.csv_path={csv_path}",
         f"data.cache_dir={run_dir.parent / 'cache'}",
-        "data.storage=stream", "data.num_workers=2", "data.image_size=16", "data.batch_size=3",
+        "data.storage=stream", "data.loader.num_workers=2", "data.image_size=16", "data.loader.batch_size=3",
         "model.net.channels=[8,16]", "model.net.hidden_size=16", "trainer.max_epochs=2",
         "trainer.accelerator=cpu", "test=false", "callbacks.rich_progress_bar=null",
         "callbacks.rich_model_summary=null", f"hydra.run.dir={run_dir}", *extra,
@@ -114,7 +119,7 @@ def test_under_ddp_each_process_streams_its_own_shard_in_as_many_batches(csv_pat
 
     record = tmp_path / "record"
     result = run(
-        *stream_run(csv_path, tmp_path / "ddp"), "trainer=ddp_sim", "data.stream_transforms=[]",
+        *stream_run(csv_path, tmp_path / "ddp"), "trainer=ddp_sim", "data.augment.stream_transforms=[]",
         "+callbacks.record._target_=tests.helpers.RecordTrainingBatches",
         f"+callbacks.record.folder={record}",
     )  # fmt: skip

@@ -5,6 +5,7 @@ from lightning.pytorch.utilities.model_summary import ModelSummary
 from torch.utils.data import DataLoader, TensorDataset
 
 from lightning_hydra_template.config.builders import build
+from lightning_hydra_template.data.loader_options import LoaderOptions
 from lightning_hydra_template.errors import ConfigError
 from lightning_hydra_template.models.classifier import ImageClassifier
 from lightning_hydra_template.models.cnn import CNN
@@ -105,7 +106,7 @@ def test_channels_last_trains_and_compile_keeps_parameter_names():
 
 def test_the_model_summary_shows_shapes_and_flops_of_a_real_image(fake_data_dir):
     model = ImageClassifier(CNN(1, 28, 10, channels=[4]), num_classes=10, optimizer=torch.optim.SGD)
-    datamodule = fashion_mnist_datamodule(fake_data_dir, batch_size=16, val_size=100)
+    datamodule = fashion_mnist_datamodule(fake_data_dir, loader=LoaderOptions(batch_size=16), val_size=100)
     quiet_trainer(max_steps=1, limit_val_batches=0).fit(model, datamodule=datamodule)
 
     assert model.example_input_array.shape == (1, 1, 28, 28)

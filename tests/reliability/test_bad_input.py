@@ -26,9 +26,9 @@ def assert_one_message(result, *expected: str) -> None:
 @pytest.mark.parametrize(
     ("override", "named"),
     [
-        ("data.batch_size=abc", "data.batch_size"),
-        ("data.batch_size=0", "data.batch_size"),
-        ("data.batch_size=-4", "data.batch_size"),
+        ("data.loader.batch_size=abc", "data.loader.batch_size"),
+        ("data.loader.batch_size=0", "data.loader.batch_size"),
+        ("data.loader.batch_size=-4", "data.loader.batch_size"),
         ("trainer.max_epochs=-5", "trainer.max_epochs"),
         ("model.net.dropout=1.5", "model.net.dropout"),
         ("optimizer.lr=-1", "optimizer.lr"),
@@ -179,7 +179,7 @@ BAD_VALUES = [
     ("train.py", ["seed=abc"], "seed='abc' must be an integer"),
     pytest.param("train.py", ["trainer=gpu"], "accelerator", marks=NO_GPU),
     ("train.py", ["trainer.accelerator=tpu"], "tpu"),
-    ("train.py", ["data.num_workers=-1"], "data.num_workers=-1 must be an integer >= 0"),
+    ("train.py", ["data.loader.num_workers=-1"], "data.loader.num_workers=-1 must be an integer >= 0"),
     (
         "train.py",
         ["optimizer=adamw", "optimizer.betas=[0.9]"],

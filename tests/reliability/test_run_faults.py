@@ -26,7 +26,7 @@ SMALL_RUN = [
     "model.net.channels=[8,16]",
     "model.net.hidden_size=16",
     "data.val_size=100",
-    "data.batch_size=32",
+    "data.loader.batch_size=32",
     "trainer.max_epochs=3",
     "trainer.accelerator=cpu",
     "trainer.log_every_n_steps=2",
@@ -380,7 +380,7 @@ def test_a_run_that_diverges_after_its_best_checkpoint_records_it_and_its_metric
 # --- 8. Signals after the last training step: in the last validation, in the test ------------------
 
 # Tested too, and 4 evaluation batches of 25 images: a signal can come mid-validation or mid-test.
-TESTED_RUN = [*SMALL_RUN, "test=true", "data.eval_batch_size=25"]
+TESTED_RUN = [*SMALL_RUN, "test=true", "data.loader.eval_batch_size=25"]
 
 
 def in_evaluation(stage: str, signum: int, batch: int = 0, epoch: int | None = None) -> list[str]:

@@ -130,11 +130,11 @@ def test_the_error_a_trial_printed_last_is_its_reason(tmp_path):
     output = tmp_path / "trial_output.log"
     output.write_text(
         "[INFO] - starting\n[ERROR] - Training stopped: 2 config values cannot work:\n"
-        "  - seed='abc' must be an integer\n  - data.num_workers=-1 must be an integer >= 0\n"
+        "  - seed='abc' must be an integer\n  - data.loader.num_workers=-1 must be an integer >= 0\n"
     )
     assert printed_error(output) == (
         "Training stopped: 2 config values cannot work: - seed='abc' must be an integer "
-        "- data.num_workers=-1 must be an integer >= 0"
+        "- data.loader.num_workers=-1 must be an integer >= 0"
     )
     output.write_text("Traceback (most recent call last):\n  ...\nMemoryError\n")
     assert printed_error(output) is None and printed_error(tmp_path / "none.log") is None

@@ -103,7 +103,9 @@ MID_EPOCH = {"epoch_finished": False, "global_step": 14}
 EPOCH_END = {"epoch_finished": True, "global_step": 20}
 
 
-@pytest.mark.parametrize("given", [["optimizer.lr=1e-4"], ["trainer.max_epochs=9"], ["data.batch_size=8"]])
+@pytest.mark.parametrize(
+    "given", [["optimizer.lr=1e-4"], ["trainer.max_epochs=9"], ["data.loader.batch_size=8"]]
+)
 def test_what_can_change_on_a_resume_is_let_through(compose_config, given):
     check_resume_changes(*resume_of(compose_config, *given), EPOCH_END)
 
@@ -114,8 +116,10 @@ def test_another_network_on_a_resume_is_refused_naming_the_key(compose_config):
 
 
 def test_another_batch_size_in_the_middle_of_an_epoch_is_refused(compose_config):
-    run_cfg, cfg = resume_of(compose_config, "data.batch_size=8")
+    run_cfg, cfg = resume_of(compose_config, "data.loader.batch_size=8")
     with pytest.raises(
-        ConfigError, match=r"middle of an epoch .* step 14.* data.batch_size=" + str(run_cfg.data.batch_size)
+        ConfigError,
+        match=r"middle of an epoch .* step 14.* data.loader.batch_size="
+        + str(run_cfg.data.loader.batch_size),
     ):
         check_resume_changes(run_cfg, cfg, MID_EPOCH)

@@ -14,7 +14,7 @@ from lightning_hydra_template.tasks.train import train
 TINY = [
     "experiment=mlp",
     "model.net.hidden_sizes=[16]",
-    "data.batch_size=8",
+    "data.loader.batch_size=8",
     "trainer.limit_train_batches=30",
 ]
 
@@ -64,8 +64,9 @@ def test_the_batch_size_finder_doubles_and_the_run_trains_with_the_largest(compo
     run_dir = Path(summary["run_dir"])
     record = json.loads((run_dir / "tune.json").read_text())
     assert (record["configured"], record["suggestion"], record["applied"]) == (8, 16, True)  # 2 trials: 8, 16
-    assert yaml.safe_load((run_dir / "resolved_config.yaml").read_text())["data"]["batch_size"] == 16
-    assert summary["tuned"] == "data.batch_size=16"
+    resolved = yaml.safe_load((run_dir / "resolved_config.yaml").read_text())
+    assert resolved["data"]["loader"]["batch_size"] == 16
+    assert summary["tuned"] == "data.loader.batch_size=16"
 
 
 def test_an_unknown_tuning_mode_names_the_key(compose_config):

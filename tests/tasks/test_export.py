@@ -138,7 +138,7 @@ def test_a_model_trained_on_streamed_photos_exports_and_predicts_with_their_resi
     from lightning_hydra_template.inference.onnx_predictor import OnnxPredictor
     from lightning_hydra_template.inference.predictor import Predictor
 
-    cfg = compose_config(["experiment=csv_cnn", "data.storage=stream", "data.num_workers=0",
+    cfg = compose_config(["experiment=csv_cnn", "data.storage=stream", "data.loader.num_workers=0",
                           "data.image_size=16", *SMALL["cnn"]])  # fmt: skip
     save_hydra_config(cfg)
     checkpoint = Path(train(cfg)["best_checkpoint"])

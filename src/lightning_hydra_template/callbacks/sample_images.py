@@ -12,7 +12,7 @@ class SampleImages(L.Callback):
     """Once, at the first training batch of a run: `count` of its images (tag `samples/train`).
 
     The batch is taken after the datamodule's `on_after_batch_transfer`, so crops, flips and any
-    `data.transforms` show as the network sees them; normalisation is undone for display.
+    `data.augment.transforms` show as the network sees them; normalisation is undone for display.
     """
 
     def __init__(self, count: int = 32, columns: int = 8) -> None:

@@ -93,11 +93,16 @@ class Rule:
 
 
 RULES = (
-    Rule(("data.batch_size",), positive_int, "a positive integer", "64"),
-    Rule(("data.eval_batch_size",), or_null(positive_int), "a positive integer, or null (batch_size)", "256"),
+    Rule(("data.loader.batch_size",), positive_int, "a positive integer", "64"),
+    Rule(
+        ("data.loader.eval_batch_size",),
+        or_null(positive_int),
+        "a positive integer, or null (batch_size)",
+        "256",
+    ),
     Rule(("data.val_size",), positive_int, "a positive integer (images held out to validate)", "5000"),
     Rule(("data.val_ratio", "data.test_ratio"), fraction, "a fraction in [0, 1)", "0.1"),
-    Rule(("data.crop_padding",), non_negative_int, "an integer >= 0 (0: no random crop)", "4"),
+    Rule(("data.augment.crop_padding",), non_negative_int, "an integer >= 0 (0: no random crop)", "4"),
     Rule(("data.image_size",), positive_int, "a positive integer (pixels per side)", "32"),
     Rule(("data.channels",), lambda v: is_int(v) and v in (1, 3), "1 (grey) or 3 (RGB)", "3"),
     Rule(
@@ -133,7 +138,7 @@ RULES = (
     Rule(("optimizer.weight_decay",), non_negative_number, "a number >= 0", "0.0"),
     Rule(("seed",), or_null(is_int), "an integer, or null (no seeding)", "42"),
     Rule(
-        ("data.num_workers",),
+        ("data.loader.num_workers",),
         or_null(non_negative_int),
         "an integer >= 0 (0: load in the main process), or null (the datamodule's choice)",
         "4",

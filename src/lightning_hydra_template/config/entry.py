@@ -30,13 +30,15 @@ def task_main(task: Callable[[DictConfig], Any], config_name: str, what: str) ->
 
 
 def start(hydra_main: Callable[[], Any]) -> None:
-    """Check the torch / torchvision pair, make `${oc.env:PROJECT_ROOT}` and `${new_dir:...}`
-    resolvable, then run the Hydra task."""
+    """Check the torch / torchvision pair and the keys given (none that moved), make
+    `${oc.env:PROJECT_ROOT}` and `${new_dir:...}` resolvable, then run the Hydra task."""
+    from .moved_keys import refuse_moved_keys
     from .project import CONFIG_DIR, export_project_root
     from .run_folders import register_resolvers
     from .versions import check_installed_pair
 
     check_installed_pair()  # from the packages' metadata: --help still imports no torch
+    refuse_moved_keys(sys.argv[1:])  # a key that moved (moved_keys.py): one line naming the new one
     export_project_root()
     register_resolvers()
     sys.argv = null_groups_dropped(sys.argv, CONFIG_DIR)

@@ -17,6 +17,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from .checks import cannot_work
+from .moved_keys import MOVED
 
 SKIPPED = object()  # a value this check leaves to others: nested objects, `???`, bad interpolations
 
@@ -65,6 +66,9 @@ def target_problems(key: str, node: DictConfig) -> list[str]:
     for name in node:
         name = str(name)
         if name.startswith("_"):
+            continue
+        if f"{key}.{name}" in MOVED:  # an experiment written before data.loader / data.augment
+            problems.append(f"{key}.{name} is now {MOVED[f'{key}.{name}']}: move it there in your config")
             continue
         if name not in parameters:
             if not takes_any:

@@ -19,7 +19,7 @@ class BatchMixing:
     def __init__(self, num_classes: int, mixup_alpha: float = 0.0, cutmix_alpha: float = 0.0) -> None:
         if mixup_alpha < 0 or cutmix_alpha < 0:
             raise ConfigError(
-                "data.mixup_alpha and data.cutmix_alpha must be >= 0 (0: off), "
+                "data.augment.mixup_alpha and data.augment.cutmix_alpha must be >= 0 (0: off), "
                 f"got {mixup_alpha}, {cutmix_alpha}."
             )
         mixers = []
@@ -28,7 +28,9 @@ class BatchMixing:
         if cutmix_alpha > 0:
             mixers.append(v2.CutMix(alpha=cutmix_alpha, num_classes=num_classes))
         if not mixers:
-            raise ConfigError("BatchMixing needs data.mixup_alpha or data.cutmix_alpha above 0.")
+            raise ConfigError(
+                "BatchMixing needs data.augment.mixup_alpha or data.augment.cutmix_alpha above 0."
+            )
         self.mix = mixers[0] if len(mixers) == 1 else v2.RandomChoice(mixers)
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -75,14 +75,8 @@ def _not_text(path: Path, why: str) -> DataError:
     )
 
 
-def read_rows(
-    path: Path,
-    file_column: int | str = 0,
-    label_column: int | str = 1,
-    split_column: int | str | None = None,
-    header: bool | str = "auto",
-) -> list[Row]:
-    """All data rows of `path`; spaces after commas are ignored, a header is detected or forced."""
+def _csv_lines(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, fields) of each non-empty line of the CSV at `path`; at least one."""
     if not path.is_file():
         raise MissingFileError(f"Annotations CSV {path} does not exist; set data.csv_path to your CSV.")
     reader = csv.reader(io.StringIO(_text(path), newline=""), skipinitialspace=True)
@@ -94,6 +88,18 @@ def read_rows(
         ) from None
     if not lines:
         raise DataError(f"{path} is empty: it needs one row per image, `file,label` (e.g. `img1.png,cat`).")
+    return lines
+
+
+def read_rows(
+    path: Path,
+    file_column: int | str = 0,
+    label_column: int | str = 1,
+    split_column: int | str | None = None,
+    header: bool | str = "auto",
+) -> list[Row]:
+    """All data rows of `path`; spaces after commas are ignored, a header is detected or forced."""
+    lines = _csv_lines(path)
     if header == "auto":
         by_name = any(isinstance(c, str) for c in (file_column, label_column, split_column))
         header = by_name or _looks_like_header(

@@ -18,6 +18,7 @@ from torchvision.transforms import v2
 
 from ..atomic_files import atomic_write_text
 from ..errors import ConfigError, DataError
+from .augment_options import AugmentOptions
 from .batch_mixing import batch_mixing
 from .batch_transforms import BatchPreprocessor
 from .channel_stats import channel_stats
@@ -26,6 +27,7 @@ from .csv_row_checks import check_split_labels, checked_rows, report_problems
 from .csv_splits import SPLITS, CSVSplits
 from .image_cache import cache_key, load_or_decode
 from .in_memory import InMemoryBatches, InMemoryDataModule, InMemoryImages
+from .loader_options import LoaderOptions
 from .storage_choice import choose_storage
 from .stream_cache import read_record, record_stats, scan_images, write_stream_cache
 from .streamed_images import StreamedImages
@@ -39,7 +41,8 @@ class CSVImageDataModule(InMemoryDataModule):
     The concerns live apart: which rows go where (`CSVSplits`), the checks on rows
     (`csv_row_checks`), decoding and caching (`image_cache`), the streamed copy (`stream_cache`,
     `streamed_images`), the choice between them (`storage_choice`); this class puts them together.
-    The flat arguments are the user's config keys (`data.val_ratio`, `data.channels`, ...).
+    The arguments are the user's config keys (`data.val_ratio`, `data.channels`, ...); `loader` and
+    `augment` are the `data.loader` and `data.augment` nodes (`LoaderOptions`, `AugmentOptions`).
     """
 
     def __init__(
@@ -61,37 +64,20 @@ class CSVImageDataModule(InMemoryDataModule):
         image_size: int = 32,
         mean: Sequence[float] | float | None = None,
         std: Sequence[float] | float | None = None,
-        crop_padding: int = 0,
-        horizontal_flip: bool = False,
-        transforms: Sequence | None = None,
-        random_erasing: float = 0.0,
-        mixup_alpha: float = 0.0,
-        cutmix_alpha: float = 0.0,
         on_bad_rows: str = "error",
         cache_dir: str = ".cache/csv_images",
         decode_workers: int | None = None,
-        batch_size: int = 64,
-        eval_batch_size: int | None = None,
-        num_workers: int | None = None,
-        pin_memory: bool = False,
-        persistent_workers: bool = False,
-        on_device: bool = False,
         storage: str = "auto",
         memory_fraction: float = 0.5,
-        stream_transforms: Sequence | None = None,
         eval_resize: int | None = None,
         folds: int | None = None,
         fold: int = 0,
+        loader: LoaderOptions | None = None,
+        augment: AugmentOptions | None = None,
     ) -> None:
-        super().__init__(
-            batch_size, eval_batch_size, num_workers or 0, pin_memory, persistent_workers, on_device
-        )
-        if channels not in (1, 3):
-            raise ConfigError(f"data.channels must be 1 (grey) or 3 (RGB), got {channels}.")
-        if on_bad_rows not in ("error", "skip"):
-            raise ConfigError(f"data.on_bad_rows must be 'error' or 'skip', got {on_bad_rows!r}.")
-        if header not in ("auto", True, False):
-            raise ConfigError(f"data.header must be auto, true or false, got {header!r}.")
+        loader = loader or LoaderOptions()
+        super().__init__(loader)
+        _check_choices(channels, on_bad_rows, header)
         self.csv_path = Path(csv_path).expanduser().resolve()
         self.image_dir = Path(image_dir).expanduser().resolve() if image_dir else self.csv_path.parent
         columns = {"file_column": file_column, "label_column": label_column, "header": header}
@@ -111,29 +97,14 @@ class CSVImageDataModule(InMemoryDataModule):
         self.expected_num_classes = num_classes
         self.channels, self.image_size = channels, image_size
         self.mean, self.std = mean, std
-        self.augment = {
-            "crop_padding": crop_padding,
-            "horizontal_flip": horizontal_flip,
-            "transforms": transforms,
-            "random_erasing": random_erasing,
-        }
-        self.mix_alphas = (mixup_alpha, cutmix_alpha)
+        self.augment = augment or AugmentOptions()
         self.on_bad_rows = on_bad_rows
         self.cache_dir = Path(cache_dir).expanduser().resolve()
         self.decode_workers = decode_workers
         self.requested_storage, self.memory_fraction = storage, memory_fraction
-        self.requested_workers = num_workers
-        # None: the standard photo recipe; []: none (training images prepared as for evaluation).
-        if stream_transforms is None:
-            stream_transforms = [v2.RandomResizedCrop(image_size), v2.RandomHorizontalFlip()]
-        self.stream_transforms = list(stream_transforms) or None
-        # torchvision's ImageNet recipes evaluate at 224 from a 256 resize: the same 0.875 ratio.
-        self.eval_resize = eval_resize if eval_resize is not None else round(image_size / 0.875)
-        if self.eval_resize < image_size:
-            raise ConfigError(
-                f"data.eval_resize={eval_resize} is below data.image_size={image_size}: the centre crop "
-                "would not fit; give at least the image size, or null for image_size / 0.875."
-            )
+        self.requested_workers = loader.num_workers
+        self.stream_transforms = _stream_transforms(self.augment.stream_transforms, image_size)
+        self.eval_resize = _eval_resize(eval_resize, image_size)
         self.storage: str | None = None  # memory or stream, once chosen
         self.streams: dict[str, Path] = {}
         self._stream_stats: tuple[list[float], list[float]] | None = None
@@ -264,9 +235,11 @@ class CSVImageDataModule(InMemoryDataModule):
         if self.preprocess is not None:
             return
         if self.storage == "stream":
-            with torch.random.fork_rng(devices=[]):  # a sample's seeding must not touch this process's
-                self.streamed("train")[0]  # data.stream_transforms that give a wrong shape: said here, once
-        self.mixing = batch_mixing(self.num_classes, *self.mix_alphas)
+            # Stream transforms that give a wrong shape: said here, once. Forked: a sample's seeding
+            # must not touch this process's generator.
+            with torch.random.fork_rng(devices=[]):
+                self.streamed("train")[0]
+        self.mixing = batch_mixing(self.num_classes, self.augment.mixup_alpha, self.augment.cutmix_alpha)
         mean, std = self.mean, self.std
         if mean is None or std is None:
             mean, std = (
@@ -282,7 +255,10 @@ class CSVImageDataModule(InMemoryDataModule):
             channels=self.channels,
             image_size=self.image_size,
             resize=self.eval_resize if self.storage == "stream" else None,
-            **self.augment,
+            crop_padding=self.augment.crop_padding,
+            horizontal_flip=self.augment.horizontal_flip,
+            transforms=self.augment.transforms,
+            random_erasing=self.augment.random_erasing,
         )
 
     def write_splits(self, path: Path) -> None:
@@ -370,3 +346,35 @@ class CSVImageDataModule(InMemoryDataModule):
             )
         self._stream_state = state.get("stream_loader")
         super().load_state_dict(state)
+
+
+def _check_choices(channels: int, on_bad_rows: str, header: bool | str) -> None:
+    """A value outside a key's few choices is one line naming the key, before anything is read."""
+    if channels not in (1, 3):
+        raise ConfigError(f"data.channels must be 1 (grey) or 3 (RGB), got {channels}.")
+    if on_bad_rows not in ("error", "skip"):
+        raise ConfigError(f"data.on_bad_rows must be 'error' or 'skip', got {on_bad_rows!r}.")
+    if header not in ("auto", True, False):
+        raise ConfigError(f"data.header must be auto, true or false, got {header!r}.")
+
+
+def _stream_transforms(transforms: Sequence | None, image_size: int) -> list | None:
+    """The streamed training transforms: None, the standard photo recipe; [], none (training images
+    are then prepared as for evaluation)."""
+    if transforms is None:
+        transforms = [v2.RandomResizedCrop(image_size), v2.RandomHorizontalFlip()]
+    return list(transforms) or None
+
+
+def _eval_resize(eval_resize: int | None, image_size: int) -> int:
+    """The shorter side streamed evaluation images are resized to before the centre crop.
+
+    torchvision's ImageNet recipes evaluate at 224 from a 256 resize: null keeps that 0.875 ratio.
+    """
+    size = eval_resize if eval_resize is not None else round(image_size / 0.875)
+    if size < image_size:
+        raise ConfigError(
+            f"data.eval_resize={eval_resize} is below data.image_size={image_size}: the centre crop "
+            "would not fit; give at least the image size, or null for image_size / 0.875."
+        )
+    return size

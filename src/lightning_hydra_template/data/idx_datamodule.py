@@ -10,11 +10,13 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, DataError, MissingFileError
+from .augment_options import AugmentOptions
 from .batch_mixing import batch_mixing
 from .batch_transforms import BatchPreprocessor
 from .folds import check_fold, split_fold
 from .idx import broken_file, read_idx
 from .in_memory import InMemoryDataModule, InMemoryImages
+from .loader_options import LoaderOptions
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,8 @@ class IDXDataModule(InMemoryDataModule):
 
     `data_dir` holds torchvision's layout, `<dataset>/raw/*-ubyte[.gz]`; it may be read-only,
     since the `.gz` files are decoded in memory rather than extracted beside themselves.
+    `loader` and `augment` are the `data.loader` and `data.augment` nodes (`LoaderOptions`,
+    `AugmentOptions`; streamed-photo transforms do not apply to data held in memory).
     """
 
     def __init__(
@@ -41,27 +45,19 @@ class IDXDataModule(InMemoryDataModule):
         class_names: Sequence[str],
         mean: float | Sequence[float],
         std: float | Sequence[float],
-        batch_size: int = 128,
-        eval_batch_size: int | None = None,
         val_size: int = 5000,
         split_seed: int = 42,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        persistent_workers: bool = False,
-        on_device: bool = False,
         download: bool = True,
-        crop_padding: int = 0,
-        horizontal_flip: bool = False,
-        random_erasing: float = 0.0,
-        mixup_alpha: float = 0.0,
-        cutmix_alpha: float = 0.0,
         channels: int = 1,
         image_size: int = 28,
         num_classes: int = 10,
         folds: int | None = None,
         fold: int = 0,
+        loader: LoaderOptions | None = None,
+        augment: AugmentOptions | None = None,
     ) -> None:
-        super().__init__(batch_size, eval_batch_size, num_workers, pin_memory, persistent_workers, on_device)
+        super().__init__(loader)
+        augment = augment or AugmentOptions()
         if dataset not in DATASETS:
             raise ConfigError(f"data.dataset={dataset} is not one of {', '.join(DATASETS)}.")
         if len(class_names) != num_classes:
@@ -70,6 +66,11 @@ class IDXDataModule(InMemoryDataModule):
             raise ConfigError(f"data.channels must be 1 or 3, got {channels}.")
         if not 0 < val_size < 60_000:
             raise ConfigError(f"data.val_size must be between 1 and 59999, got {val_size}.")
+        if augment.stream_transforms:
+            raise ConfigError(
+                f"data.augment.stream_transforms is for streamed photos; {dataset} is held in memory: "
+                "use data.augment.transforms (or leave stream_transforms out)."
+            )
         check_fold(folds, fold)
         self.folds, self.fold = folds, fold
         self.data_dir = Path(data_dir).expanduser().resolve()
@@ -80,13 +81,14 @@ class IDXDataModule(InMemoryDataModule):
         self.preprocess = BatchPreprocessor(
             mean,
             std,
-            crop_padding,
-            horizontal_flip,
+            augment.crop_padding,
+            augment.horizontal_flip,
+            augment.transforms,
             channels=channels,
             image_size=image_size,
-            random_erasing=random_erasing,
+            random_erasing=augment.random_erasing,
         )
-        self.mixing = batch_mixing(num_classes, mixup_alpha, cutmix_alpha)
+        self.mixing = batch_mixing(num_classes, augment.mixup_alpha, augment.cutmix_alpha)
         self.class_names = [str(name) for name in class_names]
 
     @property

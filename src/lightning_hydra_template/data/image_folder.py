@@ -49,7 +49,7 @@ class ImageFolderDataModule(CSVImageDataModule):
     """`CSVImageDataModule` on a class-folder tree: the same checks, caches, storages and transforms.
 
     `options` are `CSVImageDataModule`'s keyword arguments other than those about CSV files and
-    columns (`channels`, `image_size`, `storage`, `batch_size`, ...).
+    columns (`channels`, `image_size`, `storage`, `loader`, `augment`, ...).
     """
 
     def __init__(

@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .batch_mixing import BatchMixing
 from .batch_transforms import BatchPreprocessor
+from .loader_options import LoaderOptions
 
 log = logging.getLogger(__name__)
 
@@ -123,23 +124,18 @@ class InMemoryDataModule(L.LightningDataModule):
     finishes each batch on its device (augmentation in training, normalisation, resizing).
     """
 
-    def __init__(
-        self,
-        batch_size: int,
-        eval_batch_size: int | None = None,
-        num_workers: int = 0,
-        pin_memory: bool = False,
-        persistent_workers: bool = False,
-        on_device: bool = False,
-    ) -> None:
+    def __init__(self, loader: LoaderOptions | None = None) -> None:
         super().__init__()
-        self.on_device = on_device
-        self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size or batch_size
+        loader = loader or LoaderOptions()
+        self.on_device = loader.on_device
+        # Lightning's batch-size finder reads and writes this attribute (tune=batch_size).
+        self.batch_size = loader.batch_size
+        self.eval_batch_size = loader.eval_batch_size or loader.batch_size
+        workers = loader.num_workers or 0  # None: no workers for data in memory (batches are slices)
         self.loader_options = {
-            "num_workers": num_workers,
-            "pin_memory": pin_memory,
-            "persistent_workers": persistent_workers and num_workers > 0,
+            "num_workers": workers,
+            "pin_memory": loader.pin_memory,
+            "persistent_workers": loader.persistent_workers and workers > 0,
         }
         self.datasets: dict[str, InMemoryImages] = {}
         # Built after seed_everything: the run's seed, fixed before anything reseeds torch.
@@ -227,9 +223,10 @@ class InMemoryDataModule(L.LightningDataModule):
             )
         else:
             log.warning(
-                "Resuming at batch %d of epoch %d with data.num_workers=%d: torch's DataLoader does not save "
-                "its position, so the rest of this epoch is drawn from a new shuffle (some images twice, "
-                "some not at all); later epochs are as usual. data.num_workers=0 resumes exactly.",
+                "Resuming at batch %d of epoch %d with data.loader.num_workers=%d: torch's DataLoader does "
+                "not save its position, so the rest of this epoch is drawn from a new shuffle (some images "
+                "twice, some not at all); later epochs are as usual. data.loader.num_workers=0 resumes "
+                "exactly.",
                 done, epoch, workers,
             )  # fmt: skip
 

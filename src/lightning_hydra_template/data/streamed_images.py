@@ -72,8 +72,8 @@ class StreamedImages(StreamingDataset):
             pixels = pixels.permute(2, 0, 1)
         if pixels.shape != (self.channels, self.image_size, self.image_size) or pixels.dtype != torch.uint8:
             raise ConfigError(
-                f"data.stream_transforms gave a {pixels.dtype} image of shape {tuple(pixels.shape)}, not "
-                "uint8 "
+                f"data.augment.stream_transforms gave a {pixels.dtype} image of shape {tuple(pixels.shape)}, "
+                "not uint8 "
                 f"{(self.channels, self.image_size, self.image_size)}; start them with a RandomResizedCrop "
                 "(or a Resize and a crop) to data.image_size, and keep them on uint8 images."
             )

@@ -35,21 +35,12 @@ def explanation_figure(
     `heading`: lines above the panels (red when `highlight`, a wrong prediction). `per_row`: add the
     sum of each row's attributions beside the map, for networks that read one row per time step.
     """
-    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
     from matplotlib.figure import Figure
 
     heat = attributions.sum(axis=0)  # one value per pixel position: its channels together
-    signed = SIGNED[method]
-    # The 99.5th percentile, not the maximum: one extreme pixel would otherwise wash out the rest.
-    limit = float(np.percentile(np.abs(heat), 99.5)) or float(np.abs(heat).max()) or 1.0
-    norm = Normalize(-limit if signed else 0.0, limit)
-    cmap = colormaps["bwr" if signed else "Reds"]
-    overlay = cmap(norm(heat))
-    # Opacity grows with |attribution|: pixels that do not matter show the image through.
-    overlay[..., 3] = 0.9 * np.clip(np.abs(heat) / limit, 0, 1) ** 0.7
+    overlay, norm, cmap = _overlay(heat, method)
     grey = pixels.mean(axis=0)
 
     panels = 3 if per_row else 2
@@ -78,6 +69,22 @@ def explanation_figure(
     figure.suptitle("\n".join(heading), fontsize=10, color="#b00000" if highlight else "black")
     figure.canvas.draw()
     return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
+
+
+def _overlay(heat: np.ndarray, method: str):
+    """The attribution map as RGBA, with the colour scale and map that drew it (for the colour bar)."""
+    from matplotlib import colormaps
+    from matplotlib.colors import Normalize
+
+    signed = SIGNED[method]
+    # The 99.5th percentile, not the maximum: one extreme pixel would otherwise wash out the rest.
+    limit = float(np.percentile(np.abs(heat), 99.5)) or float(np.abs(heat).max()) or 1.0
+    norm = Normalize(-limit if signed else 0.0, limit)
+    cmap = colormaps["bwr" if signed else "Reds"]
+    overlay = cmap(norm(heat))
+    # Opacity grows with |attribution|: pixels that do not matter show the image through.
+    overlay[..., 3] = 0.9 * np.clip(np.abs(heat) / limit, 0, 1) ** 0.7
+    return overlay, norm, cmap
 
 
 def _row_band(ax, rows: np.ndarray) -> None:

@@ -55,6 +55,17 @@ def _class_count(num_classes: int | None, class_names: Sequence[str] | None) -> 
     return len(class_names)
 
 
+def _built(part: Any, record: Callable[[Mapping[str, Any]], None]) -> Any:
+    """`part` (the network, the loss) as a module: given as the config a checkpoint recorded, that
+    config is recorded again (`record`) and built; a module already built is used as it is."""
+    if not isinstance(part, Mapping):
+        return part
+    from hydra.utils import instantiate
+
+    record(part)
+    return instantiate(dict(part))
+
+
 class ImageClassifier(L.LightningModule):
     """Wraps an injected `net`; the loss, optimizer and LR schedule arrive from config.
 
@@ -99,16 +110,8 @@ class ImageClassifier(L.LightningModule):
             },
             logger=False,  # the train task logs the whole config to the HParams tab itself
         )
-        if isinstance(net, Mapping):  # loaded from a checkpoint: the network's recorded config
-            from hydra.utils import instantiate
-
-            self.record_net_config(net)
-            net = instantiate(dict(net))
-        if isinstance(loss, Mapping):  # likewise the loss's
-            from hydra.utils import instantiate
-
-            self.record_loss_config(loss)
-            loss = instantiate(dict(loss))
+        net = _built(net, self.record_net_config)
+        loss = _built(loss, self.record_loss_config)
         self.net = net
         self.loss = loss if loss is not None else CrossEntropy()
         self.test_flip_tta = test_flip_tta
@@ -120,6 +123,12 @@ class ImageClassifier(L.LightningModule):
         self.class_names = list(class_names) if class_names else [str(i) for i in range(num_classes)]
         self.compile_net = compile
         self.channels_last = channels_last
+        self._add_metrics(num_classes)
+        self.register_buffer("train_loss_sum", torch.zeros(()), persistent=False)
+        self.train_loss_steps = 0
+        self._compiled = False
+
+    def _add_metrics(self, num_classes: int) -> None:
         # One metric object per stage: states must not mix between train, val and test.
         self.train_metrics = _stage_metrics(num_classes, "train")
         self.val_metrics = _stage_metrics(num_classes, "val")
@@ -127,9 +136,6 @@ class ImageClassifier(L.LightningModule):
         self.test_class_acc = MulticlassAccuracy(num_classes, average="none")
         self.val_acc_best = MaxMetric()
         self.val_acc_best.persistent(True)  # saved in checkpoints, so a resumed run keeps its best
-        self.register_buffer("train_loss_sum", torch.zeros(()), persistent=False)
-        self.train_loss_steps = 0
-        self._compiled = False
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Mapping[str, Any]) -> "ImageClassifier":

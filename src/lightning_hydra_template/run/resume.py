@@ -18,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from ..checkpoints.run_overrides import replayable
+from ..config.moved_keys import renamed_overrides
 from ..config.run_folders import run_folder_of
 from ..errors import ConfigError, UserError
 
@@ -78,6 +79,7 @@ def replayed_config(
         saved = _overrides_in(checkpoint)
     if not saved:
         return cfg, None
+    saved = renamed_overrides(saved)  # a run recorded before data.loader / data.augment: today's keys
     overrides = [*_not_given(replayable(saved), given), *given]
     if cfg.ckpt_path != _ckpt_override(given):
         overrides.append(f"ckpt_path={quoted(str(cfg.ckpt_path))}")  # auto, resolved to its file
@@ -109,12 +111,13 @@ def check_resume_changes(run_cfg: DictConfig, cfg: DictConfig, resumed: dict[str
             "the run's network. Resume without it, or start a new run from these weights: "
             f"init_from={cfg.ckpt_path}."
         )
-    before, now = plain(run_cfg, "data.batch_size"), plain(cfg, "data.batch_size")
+    key = "data.loader.batch_size"
+    before, now = plain(run_cfg, key), plain(cfg, key)
     if resumed.get("epoch_finished") is False and before != now:
         raise ConfigError(
-            f"data.batch_size={now} cannot change in the middle of an epoch (ckpt_path={cfg.ckpt_path} "
+            f"{key}={now} cannot change in the middle of an epoch (ckpt_path={cfg.ckpt_path} "
             f"was saved at step {resumed['global_step']}, batch size {before}): resume with "
-            f"data.batch_size={before}, or from a checkpoint saved at the end of an epoch."
+            f"{key}={before}, or from a checkpoint saved at the end of an epoch."
         )
 
 

@@ -53,7 +53,7 @@ def log_hparams(
 # What a user compares between single runs first: the HParams columns of a run not in a sweep,
 # with the keys its command line set (a config group by its chosen option).
 COMPARED_FIRST = (
-    "experiment", "data", "model", "optimizer", "optimizer.lr", "scheduler", "data.batch_size",
+    "experiment", "data", "model", "optimizer", "optimizer.lr", "scheduler", "data.loader.batch_size",
     "trainer.max_epochs", "trainer.precision", "seed",
 )  # fmt: skip
 

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 TUNE_FILE = "tune.json"
 PLOT_FILE = "lr_find.png"
-TUNED_KEY = {"lr": "optimizer.lr", "batch_size": "data.batch_size"}  # what each finder sets
+TUNED_KEY = {"lr": "optimizer.lr", "batch_size": "data.loader.batch_size"}  # what each finder sets
 
 
 def tune_and_record(

@@ -12,6 +12,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ..config.entry import task_main
+from ..config.moved_keys import renamed_overrides, with_moved_keys
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +43,12 @@ def with_run_config(
     """
     saved_path = checkpoint.parent.parent / ".hydra" / "config.yaml"
     if saved_path.is_file():
-        saved, source = OmegaConf.load(saved_path), str(saved_path)
+        saved, source = with_moved_keys(OmegaConf.load(saved_path)), str(saved_path)
     elif overrides is not None:
         from hydra import compose
 
-        saved, source = compose(config_name="train", overrides=overrides), f"the overrides in {checkpoint}"
+        replayed = renamed_overrides(overrides)  # recorded before data.loader / data.augment: today's keys
+        saved, source = compose(config_name="train", overrides=replayed), f"the overrides in {checkpoint}"
     else:
         log.warning("No training config at %s: using eval.yaml's data and model as composed.", saved_path)
         return cfg
@@ -74,13 +76,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
     from lightning.pytorch.utilities import rank_zero_only
 
-    from ..checkpoints.atomic_io import AtomicCheckpointIO
     from ..checkpoints.file import load_checkpoint
     from ..checkpoints.run_overrides import PROVENANCE_KEY, saved_overrides
-    from ..config.builders import build_datamodule, build_each, build_lightning_trainer, build_model
     from ..config.startup import begin
     from ..run.provenance import collect_provenance, versions_line, write_provenance
-    from ..run.resume import check_weights_fit
     from ..run.run_summary import print_summary, write_metrics
     from ..run_status import scalar_metrics
 
@@ -98,17 +97,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
-    datamodule = build_datamodule(cfg)
-    model = build_model(cfg, datamodule)
-    check_weights_fit(model, saved, str(checkpoint), EVAL_FIX)
-    trainer: L.Trainer = build_lightning_trainer(
-        cfg,
-        callbacks=build_each(cfg.get("callbacks")),
-        logger=build_each(cfg.get("logger")) or False,
-        plugins=[AtomicCheckpointIO(already_read={checkpoint: saved})],
-    )
-    _test_unless_stopped(trainer, model, datamodule, checkpoint)
-
+    trainer = tested(cfg, checkpoint, saved)
     summary = {
         "run_dir": str(run_dir),
         "checkpoint": str(checkpoint),
@@ -120,6 +109,27 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         write_metrics(run_dir, summary)
         print_summary(summary)
     return summary
+
+
+def tested(cfg: DictConfig, checkpoint: Path, saved: dict[str, Any]):
+    """The Trainer that tested the checkpoint (`saved`, its dict, already read) on the config's data."""
+    import lightning as L
+
+    from ..checkpoints.atomic_io import AtomicCheckpointIO
+    from ..config.builders import build_datamodule, build_each, build_lightning_trainer, build_model
+    from ..run.resume import check_weights_fit
+
+    datamodule = build_datamodule(cfg)
+    model = build_model(cfg, datamodule)
+    check_weights_fit(model, saved, str(checkpoint), EVAL_FIX)
+    trainer: L.Trainer = build_lightning_trainer(
+        cfg,
+        callbacks=build_each(cfg.get("callbacks")),
+        logger=build_each(cfg.get("logger")) or False,
+        plugins=[AtomicCheckpointIO(already_read={checkpoint: saved})],
+    )
+    _test_unless_stopped(trainer, model, datamodule, checkpoint)
+    return trainer
 
 
 def _test_unless_stopped(trainer, model, datamodule, checkpoint: Path) -> None:

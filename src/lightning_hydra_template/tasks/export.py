@@ -30,7 +30,6 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     import torch
 
     from ..config.checks import check_config
-    from ..data.image_files import DECODING
     from ..inference.exportable import PixelsToProbabilities
     from ..inference.predictor import Predictor
     from ..run.resume import run_folder_of
@@ -42,24 +41,11 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
     module = PixelsToProbabilities(predictor).eval()
     run_dir = run_folder_of(checkpoint)
-    output = (
-        Path(cfg.output).expanduser()
-        if cfg.output
-        else (run_dir or checkpoint.parent) / f"model{SUFFIX[cfg.format]}"
-    )
-    if output.suffix != SUFFIX[cfg.format]:
-        raise ConfigError(f"output={cfg.output} must end in {SUFFIX[cfg.format]} for format={cfg.format}.")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    output = output_path(cfg, run_dir or checkpoint.parent)
     example = torch.zeros(
         2, predictor.channels, predictor.image_size, predictor.image_size, dtype=torch.uint8
     )
-    metadata = {
-        "class_names": json.dumps(predictor.class_names),
-        "image_size": str(predictor.image_size),
-        "channels": str(predictor.channels),
-        "resize": json.dumps(predictor.resize),  # how an image becomes the square: OnnxPredictor.to_pixels
-        "decoding": DECODING,
-    }
+    metadata = model_metadata(predictor)
     write = write_onnx if cfg.format == "onnx" else write_program
     # Checked under a temporary name, renamed only when it passes: a model that fails its parity
     # check never sits where a deployment would pick it up.
@@ -78,6 +64,28 @@ def export(cfg: DictConfig) -> dict[str, Any]:
         output, len(images), figures["max_abs_diff"], figures["top1_agree"], len(images),
     )  # fmt: skip
     return {"output": str(output), "format": cfg.format, **figures}
+
+
+def output_path(cfg: DictConfig, folder: Path) -> Path:
+    """Where the exported model goes: `output`, or `model.onnx` / `model.pt2` in `folder` (the run's)."""
+    output = Path(cfg.output).expanduser() if cfg.output else folder / f"model{SUFFIX[cfg.format]}"
+    if output.suffix != SUFFIX[cfg.format]:
+        raise ConfigError(f"output={cfg.output} must end in {SUFFIX[cfg.format]} for format={cfg.format}.")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    return output
+
+
+def model_metadata(predictor) -> dict[str, str]:
+    """What a runtime needs beside the exported graph to prepare images and name classes."""
+    from ..data.image_files import DECODING
+
+    return {
+        "class_names": json.dumps(predictor.class_names),
+        "image_size": str(predictor.image_size),
+        "channels": str(predictor.channels),
+        "resize": json.dumps(predictor.resize),  # how an image becomes the square: OnnxPredictor.to_pixels
+        "decoding": DECODING,
+    }
 
 
 def write_onnx(module, example, output: Path, metadata: dict[str, str]) -> Callable:
@@ -147,9 +155,10 @@ def parity_images(run_dir: Path | None, predictor, count: int):
     from omegaconf import OmegaConf
 
     from ..config.builders import build
+    from ..config.moved_keys import with_moved_keys
 
     if run_dir is not None:
-        datamodule = build(OmegaConf.load(run_dir / ".hydra" / "config.yaml").data)
+        datamodule = build(with_moved_keys(OmegaConf.load(run_dir / ".hydra" / "config.yaml")).data)
         datamodule.prepare_data()
         datamodule.setup("test")
         # Through the test loader, so a streamed dataset gives its images as it evaluates them.
