@@ -78,3 +78,43 @@ def test_a_job_stopped_mid_epoch_continues_its_run_and_ends_as_if_left_alone(
     # What a requeue costs, from the fault to the first training batch of the restarted job.
     cost = fault_times(times)
     print(f"requeue cost ({how}): {cost['training again'] - cost['fault']:.1f} s")
+
+
+@pytest.mark.slow
+def test_a_job_that_reaches_its_time_limit_saves_requeues_itself_and_ends_as_if_left_alone(
+    slurm, fake_data_dir, tmp_path, left_alone
+):
+    """A real `--time=1` with `--signal=USR2@1`: nothing but SLURM sends the signal.
+
+    slurmctld checks time limits every 30 s (hard-coded), and sends the warning when the next check
+    would be late: 29 to 59 s into a one-minute job. The first start trains slowly enough to be
+    still training then; the requeued start finishes in under 29 s, before its own warning.
+    """
+    times = tmp_path / "times.txt"
+    slow = [
+        "+callbacks.slow._target_=tests.helpers.SlowFirstStart",
+        "+callbacks.slow.seconds=3",
+        f"+callbacks.slow.times={times}",
+    ]
+    cluster = [o for o in ON_LOCAL_CLUSTER if not o.startswith("hydra.launcher.timeout_min=")]
+    limit = ["hydra.launcher.timeout_min=1", "hydra.launcher.signal_delay_s=1"]
+    result = run(
+        "train.py", "-m", *SMALL_RUN, *cluster, *limit, *slow, f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        data_dir=fake_data_dir, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    (script,) = (tmp_path / "sweep" / ".submitit").glob("*/*_submission.sh")
+    assert "#SBATCH --time=1\n" in script.read_text() and "#SBATCH --signal=USR2@1\n" in script.read_text()
+    run_dir = tmp_path / "sweep" / "0"
+    log = (run_dir / "train.log").read_text()
+    assert "Training interrupted by SIGUSR2" in log and "requeued" in log  # saved, requeued itself
+    assert f"continuing {run_dir / 'checkpoints' / 'last.ckpt'}" in log
+    assert log.count("- epoch 0:") == 1 and log.count("- epoch 2:") == 1  # no epoch trained twice
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+    summary = read_metrics(run_dir)
+    assert summary["status"] == "completed" and 0 < summary["resumed_from"]["global_step"] < 30
+    ours, theirs = weights(run_dir), weights(left_alone)
+    assert max((ours[k] - theirs[k]).abs().max().item() for k in theirs) == 0
+
+    starts = fault_times(times)
+    print(f"time limit: the first batch to training again {starts['start 1'] - starts['start 0']:.1f} s")
