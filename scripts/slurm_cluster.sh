@@ -16,6 +16,15 @@ state=$(realpath -m "$2")
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 stop() {
+    # Jobs first: a job still ending (its step reporting back) when slurmctld and slurmd go would
+    # leave its slurmstepd and srun waiting for them for good.
+    if [[ -f $state/slurmctld.pid ]] && kill -0 "$(cat "$state/slurmctld.pid")" 2>/dev/null; then
+        SLURM_CONF=$state/slurm.conf scancel --user="$(id -un)" 2>/dev/null || true
+        for _ in $(seq 150); do
+            [[ -z $(SLURM_CONF=$state/slurm.conf squeue -h 2>/dev/null) ]] && break
+            sleep 0.2
+        done
+    fi
     # Only the daemons this folder started, by the pids they recorded.
     for name in slurmd slurmctld munged; do
         if [[ -f $state/$name.pid ]]; then
