@@ -51,8 +51,11 @@ start() {
         --pid-file="$state/munged.pid" --log-file="$state/munge/munged.log" \
         --seed-file="$state/munge/munged.seed" --force
 
-    local cpus memory_mb user
+    local cpus memory_mb user node
     cpus=$(nproc)
+    # The node is named as this machine: DDP ranks find their main process by the node's name
+    # (SLURM_NODELIST, Lightning's SLURMEnvironment), so it must resolve.
+    node=$(hostname -s)
     memory_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 3 / 4 ))
     user=$(id -un)
     # cred_expire: a requeued job waits this long before it starts again (SLURM's default: 120 s).
@@ -83,12 +86,12 @@ JobRequeue=1
 SchedulerParameters=bf_interval=1,sched_interval=1
 KillWait=30
 MinJobAge=600
-NodeName=localnode NodeAddr=127.0.0.1 NodeHostname=$(hostname -s) CPUs=$cpus RealMemory=$memory_mb State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 NodeHostname=$node CPUs=$cpus RealMemory=$memory_mb State=UNKNOWN
 PartitionName=local Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
     export SLURM_CONF=$state/slurm.conf
     slurmctld -i
-    slurmd -N localnode
+    slurmd -N "$node"
     for _ in $(seq 100); do
         if sinfo -h -o %t 2>/dev/null | grep -qx idle; then
             echo "SLURM_CONF=$SLURM_CONF"

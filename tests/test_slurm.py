@@ -118,3 +118,43 @@ def test_a_job_that_reaches_its_time_limit_saves_requeues_itself_and_ends_as_if_
 
     starts = fault_times(times)
     print(f"time limit: the first batch to training again {starts['start 1'] - starts['start 0']:.1f} s")
+
+
+def metrics_of_test_stage(run_dir: Path) -> dict[str, float]:
+    return {k: v for k, v in read_metrics(run_dir)["metrics"].items() if k.startswith("test/")}
+
+
+@pytest.mark.slow
+def test_ddp_through_srun_with_two_tasks_is_one_run_with_the_metrics_of_one_process(
+    slurm, fake_data_dir, tmp_path
+):
+    """`trainer=ddp_sim` (2 CPU processes, gloo): SLURM starts both ranks (`--ntasks-per-node=2`),
+    Lightning reads SLURM's variables and starts none itself; the whole test set, in two halves."""
+    cluster = [o for o in ON_LOCAL_CLUSTER if o != "trainer=cpu"]
+    result = run(
+        "train.py", "-m", "experiment=mlp", *cluster, "trainer=ddp_sim", *TINY, "optimizer.lr=1e-4",
+        "trainer.limit_test_batches=1.0", f"hydra.sweep.dir={tmp_path / 'sweep'}",
+        data_dir=fake_data_dir, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    (script,) = (tmp_path / "sweep" / ".submitit").glob("*/*_submission.sh")
+    assert "#SBATCH --ntasks-per-node=2\n" in script.read_text()
+    assert sorted(p.name for p in (tmp_path / "sweep").iterdir() if p.is_dir()) == [".submitit", "0"]
+    run_dir = tmp_path / "sweep" / "0"  # one run folder for both ranks
+    log = (run_dir / "train.log").read_text()
+    assert "GLOBAL_RANK: 0, MEMBER: 1/2" in log and "GLOBAL_RANK: 1, MEMBER: 2/2" in log
+    summary = read_metrics(run_dir)
+    assert summary["status"] == "completed" and summary["world_size"] == 2
+
+    # The same checkpoint evaluated by one process on this machine.
+    best = run_dir / "checkpoints" / "best.ckpt"
+    evaluated = run(
+        "eval.py", f"ckpt_path={best}", "trainer=cpu", f"hydra.run.dir={tmp_path / 'eval'}",
+        data_dir=fake_data_dir,
+    )  # fmt: skip
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    ours, one_process = metrics_of_test_stage(run_dir), metrics_of_test_stage(tmp_path / "eval")
+    assert ours.keys() == one_process.keys() and ours["test/acc"] == one_process["test/acc"]
+    # Sums over two halves, then across ranks, against sums over batches: float order only.
+    assert ours == pytest.approx(one_process, rel=1e-5)
+    print(f"DDP through srun: test/acc {ours['test/acc']:.4f}, one process {one_process['test/acc']:.4f}")
