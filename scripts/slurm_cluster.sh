@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A one-node SLURM cluster on 127.0.0.1, its whole state in one folder: for trying cluster runs
-# (and for tests/cluster/) without a cluster. Needs Debian's slurm-wlm and munge:
+# (and for tests/test_slurm*.py) without a cluster. Needs Debian's slurm-wlm and munge:
 #   apt-get install -y slurm-wlm munge
 #   scripts/slurm_cluster.sh start /tmp/slurm     # prints the line to export, SLURM_CONF=...
 #   export SLURM_CONF=/tmp/slurm/slurm.conf
