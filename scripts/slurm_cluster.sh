@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A one-node SLURM cluster on 127.0.0.1, its whole state in one folder: for trying cluster runs
-# (and for tests/cluster/) without a cluster. Needs Debian's slurm-wlm and munge:
+# (and for tests/test_slurm*.py) without a cluster. Needs Debian's slurm-wlm and munge:
 #   apt-get install -y slurm-wlm munge
 #   scripts/slurm_cluster.sh start /tmp/slurm     # prints the line to export, SLURM_CONF=...
 #   export SLURM_CONF=/tmp/slurm/slurm.conf
@@ -16,6 +16,15 @@ state=$(realpath -m "$2")
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 stop() {
+    # Jobs first: a job still ending (its step reporting back) when slurmctld and slurmd go would
+    # leave its slurmstepd and srun waiting for them for good.
+    if [[ -f $state/slurmctld.pid ]] && kill -0 "$(cat "$state/slurmctld.pid")" 2>/dev/null; then
+        SLURM_CONF=$state/slurm.conf scancel --user="$(id -un)" 2>/dev/null || true
+        for _ in $(seq 150); do
+            [[ -z $(SLURM_CONF=$state/slurm.conf squeue -h 2>/dev/null) ]] && break
+            sleep 0.2
+        done
+    fi
     # Only the daemons this folder started, by the pids they recorded.
     for name in slurmd slurmctld munged; do
         if [[ -f $state/$name.pid ]]; then
@@ -42,8 +51,11 @@ start() {
         --pid-file="$state/munged.pid" --log-file="$state/munge/munged.log" \
         --seed-file="$state/munge/munged.seed" --force
 
-    local cpus memory_mb user
+    local cpus memory_mb user node
     cpus=$(nproc)
+    # The node is named as this machine: DDP ranks find their main process by the node's name
+    # (SLURM_NODELIST, Lightning's SLURMEnvironment), so it must resolve.
+    node=$(hostname -s)
     memory_mb=$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 * 3 / 4 ))
     user=$(id -un)
     # cred_expire: a requeued job waits this long before it starts again (SLURM's default: 120 s).
@@ -74,12 +86,12 @@ JobRequeue=1
 SchedulerParameters=bf_interval=1,sched_interval=1
 KillWait=30
 MinJobAge=600
-NodeName=localnode NodeAddr=127.0.0.1 NodeHostname=$(hostname -s) CPUs=$cpus RealMemory=$memory_mb State=UNKNOWN
+NodeName=$node NodeAddr=127.0.0.1 NodeHostname=$node CPUs=$cpus RealMemory=$memory_mb State=UNKNOWN
 PartitionName=local Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
     export SLURM_CONF=$state/slurm.conf
     slurmctld -i
-    slurmd -N localnode
+    slurmd -N "$node"
     for _ in $(seq 100); do
         if sinfo -h -o %t 2>/dev/null | grep -qx idle; then
             echo "SLURM_CONF=$SLURM_CONF"

@@ -185,6 +185,26 @@ def fake_scontrol(folder: Path) -> tuple[Path, Path]:
     return fake.parent, calls
 
 
+class SlowFirstStart(L.Callback):
+    """A job's first start trains slowly (`seconds` a batch), so that it is still training when SLURM's
+    time limit comes; a requeued start (SLURM_RESTART_COUNT > 0) trains at full speed. Sleeping
+    changes no weight. Writes the time of the first batch of each start to `times`.
+    """
+
+    def __init__(self, seconds: float, times: str) -> None:
+        self.seconds, self.times, self.started = seconds, Path(times), False
+
+    def on_train_batch_start(self, trainer: L.Trainer, *args: Any) -> None:
+        if not self.started:
+            self.started = True
+            with open(self.times, "a") as f:
+                f.write(f"start {os.environ.get('SLURM_RESTART_COUNT', '0')} {time.time()}\n")
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if os.environ.get("SLURM_RESTART_COUNT", "0") == "0":
+            time.sleep(self.seconds)
+
+
 def save_hydra_config(cfg: DictConfig) -> None:
     """What Hydra saves before every run, unresolved (in-process tests bypass hydra.main)."""
     run_dir = Path(cfg.hydra.runtime.output_dir)
