@@ -464,6 +464,21 @@ def test_a_signal_in_the_last_validation_lets_it_finish_and_ckpt_path_auto_runs_
 
 
 @pytest.mark.slow
+def test_a_signal_in_the_last_training_batch_leaves_a_run_that_ckpt_path_auto_finishes(
+    tested, fake_data_dir, tmp_path
+):
+    # Step 30 of 30: a preemption just before the run's end (a requeued SLURM job must not be refused).
+    command = ["train.py", *TESTED_RUN, f"hydra.run.dir={tmp_path}", "ckpt_path=auto"]
+    stopped = run(*command, *fault_at(30, signal.SIGTERM), data_dir=fake_data_dir)
+    assert stopped.returncode == 128 + signal.SIGTERM, stopped.stderr[-3000:]
+    assert read_metrics(tmp_path)["status"] == "interrupted"
+
+    again = run(*command, "++callbacks.fault=null", data_dir=fake_data_dir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert_finished_like(tmp_path, tested)  # 3 epochs, 30 steps, the same weights and test figures
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(("restarts", "requeued"), [(2, True), (3, False)])
 def test_a_slurm_job_warned_at_every_start_requeues_itself_at_most_max_requeues_times(
     fake_data_dir, tmp_path, monkeypatch, restarts, requeued

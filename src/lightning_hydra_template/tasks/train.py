@@ -99,7 +99,7 @@ def _fit_and_test(
         tune_and_record(cfg, trainer, model, datamodule, summary, callbacks, resume is not None)
     metrics = summary["metrics"]
     if untested is not None:
-        _test_only(trainer, model, datamodule, summary, untested, Path(resume.path))
+        _test_only(trainer, model, datamodule, summary, untested, resume)
         return
     try:
         if cfg.get("train"):
@@ -126,17 +126,17 @@ def _fit_and_test(
         _log_hparams_table(cfg, trainer, metrics, sweeping)
 
 
-def _test_only(
-    trainer, model, datamodule, summary: dict[str, Any], untested: dict[str, Any], last: Path
-) -> None:
-    """The test a run whose training is done still owes: of its best checkpoint (or `last`, the
-    checkpoint resumed, when it has none), with its epochs and steps as its record holds them.
+def _test_only(trainer, model, datamodule, summary: dict[str, Any], untested: dict[str, Any], resume) -> None:
+    """The test a run whose training is done still owes: of its best checkpoint (or the checkpoint
+    resumed, when it has none), with its epochs and steps as that checkpoint counts them (the
+    interrupted record may count one epoch short: a stop in the last batch ends before the epoch does).
 
     A fit would only restore the finished state (and log an empty epoch), so none is run.
     """
     from ..run_status import scalar_metrics
 
     started = time.perf_counter()
+    last = Path(resume.path)
     recorded = untested.get("best_checkpoint")
     # Beside the resumed checkpoint, by name: the record's path is stale in a moved run folder.
     best = last.parent / Path(recorded).name if recorded else None
@@ -147,8 +147,8 @@ def _test_only(
         summary["metrics"].update(scalar_metrics(trainer.callback_metrics))
         summary.update(
             best_checkpoint=best,
-            epochs=untested.get("epochs"),
-            global_step=untested.get("global_step"),
+            epochs=resume.progress["completed_epochs"],
+            global_step=resume.global_step,
             wall_time_s=round(time.perf_counter() - started, 1),
         )
 
