@@ -39,7 +39,6 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 import lightning_hydra_template
-from lightning_hydra_template.config.entry import null_groups_dropped
 from lightning_hydra_template.config.project import CONFIG_DIR, PROJECT_ROOT
 from lightning_hydra_template.inference.serving_api import FORM_FIELDS
 
@@ -173,7 +172,7 @@ def hydra_jobs(arguments: list[str]) -> list[list[str]]:
 def check_hydra_entry(config_name: str, arguments: list[str]) -> None:
     # `<run>` stands for a folder name: Hydra's grammar (like the shell) reads no `<` in a value.
     arguments = [PLACEHOLDER.sub(r"\1", a) for a in arguments]
-    for job in hydra_jobs(null_groups_dropped(arguments, CONFIG_DIR)):
+    for job in hydra_jobs(arguments):
         cfg = compose(config_name, overrides=job, return_hydra_config=True)
         assert cfg.task_name, cfg  # composed: every group, key and value of the command exists
 

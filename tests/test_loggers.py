@@ -10,9 +10,7 @@ MLP = ["experiment=mlp", "model.net.hidden_sizes=[16]"]
 
 
 def test_no_logger_trains_with_the_default_callbacks(compose_config):
-    summary = train(
-        compose_config([*MLP, "logger=[]"])
-    )  # the command line's logger=null, as compose takes it
+    summary = train(compose_config([*MLP, "logger=none"]))
     assert summary["status"] == "completed" and "test/acc" in summary["metrics"]
 
 
@@ -59,7 +57,7 @@ def test_wandb_offline_keeps_the_run_in_the_run_folder_without_an_account(
 
 
 @pytest.mark.slow
-def test_logger_null_on_the_command_line(fake_data_dir, tmp_path):
+def test_logger_none_on_the_command_line_and_null_refused_in_one_line(fake_data_dir, tmp_path):
     from .helpers import run
 
     result = run(
@@ -67,9 +65,15 @@ def test_logger_null_on_the_command_line(fake_data_dir, tmp_path):
         *MLP,
         "debug=fast",
         "data.val_size=100",
-        "logger=null",
+        "logger=none",
         f"hydra.run.dir={tmp_path / 'run'}",
         data_dir=fake_data_dir,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "the learning-rate monitor is off" in (tmp_path / "run" / "train.log").read_text()
+
+    refused = run("train.py", *MLP, "logger=null", data_dir=fake_data_dir)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1] == (
+        "logger=null: a config group cannot be null in Hydra; write logger=none"
+    )

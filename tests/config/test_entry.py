@@ -1,16 +1,26 @@
-"""entry: what every script does before Hydra; `group=null` means "none of that group"."""
+"""entry: what every script checks before Hydra composes: a config group set to null is refused in one
+line naming the group's `none` option (or `~group`); a value set to null is a value."""
 
-from lightning_hydra_template.config.entry import null_groups_dropped
+import pytest
+
+from lightning_hydra_template.config.entry import NullGroup, refuse_null_groups
 from lightning_hydra_template.config.project import CONFIG_DIR
 
 
-def test_a_config_group_set_to_null_is_dropped_and_values_set_to_null_are_kept():
-    argv = ["train.py", "logger=null", "callbacks=null", "ckpt_path=null", "model.net.weights=null", "seed=1"]
-    assert null_groups_dropped(argv, CONFIG_DIR) == [
-        "train.py",
-        "~logger",
-        "~callbacks",
-        "ckpt_path=null",
-        "model.net.weights=null",
-        "seed=1",
-    ]
+@pytest.mark.parametrize(
+    ("argument", "says"),
+    [
+        ("logger=null", "logger=null: a config group cannot be null in Hydra; write logger=none"),
+        ("callbacks=null", "write callbacks=none"),
+        ("tune=null", "write ~tune (its default left out)"),  # a group without a none option
+    ],
+)
+def test_a_config_group_set_to_null_is_one_line_naming_the_fix(argument, says):
+    with pytest.raises(NullGroup) as refused:
+        refuse_null_groups(["-m", argument, "seed=1"], CONFIG_DIR)
+    assert says in str(refused.value) and refused.value.code != 0
+
+
+def test_values_set_to_null_groups_given_an_option_and_flags_pass():
+    arguments = ["ckpt_path=null", "model.net.weights=null", "logger=none", "~logger", "--cfg", "job"]
+    refuse_null_groups(arguments, CONFIG_DIR)  # nothing raised: each is a value, an option or a flag

@@ -28,7 +28,7 @@ def test_a_wheel_carries_the_configs_and_trains_from_any_folder(tmp_path, fake_d
     env.pop("PROJECT_ROOT", None)
     result = subprocess.run(
         [sys.executable, "-m", "lightning_hydra_template.tasks.train", "experiment=mlp", "debug=fast",
-         "data.val_size=100", "callbacks=null"],
+         "data.val_size=100", "callbacks=none"],
         cwd=elsewhere, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

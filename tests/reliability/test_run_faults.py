@@ -541,7 +541,7 @@ def test_a_signal_while_eval_py_tests_exits_with_it_and_writes_no_metrics(
 ):
     best = tested / "checkpoints" / "best.ckpt"  # its run tested in 4 batches of 25 images
     stopped = run(
-        "eval.py", f"ckpt_path={best}", f"paths.log_dir={tmp_path}", "callbacks=null",
+        "eval.py", f"ckpt_path={best}", f"paths.log_dir={tmp_path}", "callbacks=none",
         *in_evaluation("test", signum, batch),
         data_dir=fake_data_dir,
     )  # fmt: skip

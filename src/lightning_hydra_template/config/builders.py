@@ -122,14 +122,14 @@ def build_callbacks(
 
 
 def _without_logger_only_callbacks(callbacks: list) -> list:
-    """`logger=null`: Lightning refuses a LearningRateMonitor without a logger; it has nothing to do."""
+    """`logger=none`: Lightning refuses a LearningRateMonitor without a logger; it has nothing to do."""
     import logging
 
     from lightning.pytorch.callbacks import LearningRateMonitor
 
     kept = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     if len(kept) < len(callbacks):
-        logging.getLogger(__name__).info("No logger (logger=null): the learning-rate monitor is off.")
+        logging.getLogger(__name__).info("No logger (logger=none): the learning-rate monitor is off.")
     return kept
 
 

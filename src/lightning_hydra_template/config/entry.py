@@ -3,6 +3,7 @@ mistake ends in one line (`errors.reported_errors`), never in a traceback."""
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
@@ -30,8 +31,8 @@ def task_main(task: Callable[[DictConfig], Any], config_name: str, what: str) ->
 
 
 def start(hydra_main: Callable[[], Any]) -> None:
-    """Check the torch / torchvision pair and the keys given (none that moved), make
-    `${oc.env:PROJECT_ROOT}` and `${new_dir:...}` resolvable, then run the Hydra task."""
+    """Check the torch / torchvision pair and the overrides given (no key that moved, no config group
+    set to null), make `${oc.env:PROJECT_ROOT}` and `${new_dir:...}` resolvable, then run the task."""
     from .moved_keys import refuse_moved_keys
     from .project import CONFIG_DIR, export_project_root
     from .run_folders import register_resolvers
@@ -39,22 +40,28 @@ def start(hydra_main: Callable[[], Any]) -> None:
 
     check_installed_pair()  # from the packages' metadata: --help still imports no torch
     refuse_moved_keys(sys.argv[1:])  # a key that moved (moved_keys.py): one line naming the new one
+    refuse_null_groups(sys.argv[1:], CONFIG_DIR)
     export_project_root()
     register_resolvers()
-    sys.argv = null_groups_dropped(sys.argv, CONFIG_DIR)
     hydra_main()
 
 
-def null_groups_dropped(argv: list[str], config_dir) -> list[str]:
-    """`logger=null` (or `callbacks=null`) as Hydra spells "no logger": `~logger`.
+class NullGroup(SystemExit):
+    """Stops with this one line and exit code 1, before Hydra composes anything."""
 
-    Hydra 1.3 stops with a traceback on a config group set to null ("Config group override must be a
-    string or a list"); a user means "none of it". Hydra reads its overrides from `sys.argv` and has
-    no hook before composition, so this is the one rewrite of the command line left.
+
+def refuse_null_groups(arguments: list[str], config_dir: Path) -> None:
+    """`logger=null` names the fix: `logger=none` (an empty option of the group), or `~tune`.
+
+    Hydra 1.3 stops with "Config group override must be a string or a list. Got NoneType" and no
+    way out; read with Hydra's own override parser, the command line itself is left as typed.
     """
-    dropped = []
-    for argument in argv:
-        group, _, value = argument.partition("=")
-        is_group = group.isidentifier() and (config_dir / group).is_dir()
-        dropped.append(f"~{group}" if value == "null" and is_group else argument)
-    return dropped
+    from .moved_keys import parsed_overrides
+
+    for argument, override in parsed_overrides(arguments):
+        group = config_dir / override.key_or_group
+        if override.value() is not None or override.is_delete() or not group.is_dir():
+            continue  # a value set to null (`ckpt_path=null`) is a value
+        name = override.key_or_group
+        fix = f"{name}=none" if (group / "none.yaml").is_file() else f"~{name} (its default left out)"
+        raise NullGroup(f"{argument}: a config group cannot be null in Hydra; write {fix}")

@@ -28,7 +28,7 @@ class MovedKey(SystemExit):
     """Stops with this one line and exit code 1: it is said before Hydra composes anything."""
 
 
-def _parsed(arguments: list[str]) -> list[tuple[str, Any]]:
+def parsed_overrides(arguments: list[str]) -> list[tuple[str, Any]]:
     """(argument, Hydra's parsed override) for each argument that is an override (flags are not)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.errors import HydraException
@@ -56,7 +56,7 @@ def refuse_moved_keys(arguments: list[str]) -> None:
     Hydra alone would answer "Key 'batch_size' is not in struct" and a hint to append it (`+`),
     which would then fail as an unknown parameter of the datamodule.
     """
-    for _, override in _parsed(arguments):
+    for _, override in parsed_overrides(arguments):
         if override.key_or_group in MOVED:
             old, new = override.key_or_group, MOVED[override.key_or_group]
             raise MovedKey(f"{old} is now {new}: write {_renamed(override)}")
@@ -64,7 +64,7 @@ def refuse_moved_keys(arguments: list[str]) -> None:
 
 def renamed_overrides(overrides: list[str]) -> list[str]:
     """`overrides` a run recorded, with any old key written as its new one (the rest unchanged)."""
-    parsed = dict(_parsed(overrides))
+    parsed = dict(parsed_overrides(overrides))
     return [
         _renamed(parsed[line]) if line in parsed and parsed[line].key_or_group in MOVED else line
         for line in overrides

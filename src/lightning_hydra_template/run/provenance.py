@@ -32,7 +32,7 @@ def collect_provenance(root: Path = PROJECT_ROOT) -> dict[str, Any]:
     """This process's provenance (the patch text under `git.patch_text`, to be written apart)."""
     return {
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
-        # sys.orig_argv: the command as typed, before any entry script rewrote sys.argv.
+        # sys.orig_argv: the command as typed, with the interpreter and its options (`python -X ...`).
         "command": list(sys.orig_argv),
         "cwd": os.getcwd(),
         "host": socket.gethostname(),
