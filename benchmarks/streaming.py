@@ -12,11 +12,14 @@ cgroup v1 (/sys/fs/cgroup/memory).
 """
 
 import argparse
+import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -49,8 +52,8 @@ def make_images(root: Path, count: int, size: int = 224) -> Path:
     return folder
 
 
-def tree_pss(pid: int) -> int:
-    """Bytes of PSS of `pid` and every descendant (0 for processes gone meanwhile)."""
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it, now."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -59,17 +62,67 @@ def tree_pss(pid: int) -> int:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry))
-    total, stack = 0, [pid]
+    found, stack = [], [pid]
     while stack:
         current = stack.pop()
+        found.append(current)
         stack += children.get(current, [])
-        try:
-            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            pass
-    return total
+    return found
+
+
+def process_memory(pid: int) -> dict[str, int]:
+    """Bytes of Rss, Pss, Anonymous and Private (USS: what only this process holds) memory of one
+    process ({} for one gone meanwhile)."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return {}
+    fields = {f[0][:-1]: int(f[1]) * 1024 for f in (line.split() for line in lines[1:]) if len(f) > 1}
+    memory = {name: fields.get(name, 0) for name in ("Rss", "Pss", "Anonymous")}
+    memory["Private"] = fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)
+    return memory
+
+
+class Measured:
+    """Peak memory of a process tree, whole (PSS summed) and per process (RSS, PSS, anonymous)."""
+
+    def __init__(self, root: int, group: Path | None = None) -> None:
+        self.root, self.tree_pss, self.group, self.group_rss = root, 0, group, 0
+        self.processes: dict[int, dict[str, int]] = {}
+        self.seen: dict[int, list[float]] = {}  # pid: [first, last] seconds it was seen alive
+        self.start = time.perf_counter()
+
+    def sample(self) -> None:
+        total = 0
+        for pid in descendants(self.root):
+            memory = process_memory(pid)
+            total += memory.get("Pss", 0)
+            now = time.perf_counter() - self.start
+            self.seen.setdefault(pid, [now, now])[1] = now
+            peaks = self.processes.setdefault(pid, {})
+            for field, value in memory.items():
+                peaks[field] = max(peaks.get(field, 0), value)
+        self.tree_pss = max(self.tree_pss, total)
+        if self.group is not None:  # the anonymous memory the cgroup charges: what its OOM killer weighs
+            with contextlib.suppress(OSError, ValueError):
+                stat = dict(line.split() for line in (self.group / "memory.stat").read_text().splitlines())
+                self.group_rss = max(self.group_rss, int(stat["total_rss"]))
+
+    def report(self) -> str:
+        """The main process's peaks, then each child's (loader workers, writers) with when it lived."""
+        mb = 2**20
+        main = self.processes.get(self.root, {})
+        children = sorted((self.seen[pid], m) for pid, m in self.processes.items() if pid != self.root and m)
+        # A forked child shares its parent's pages: its own cost is its private memory.
+        lives = ", ".join(
+            f"{m['Private'] / mb:.0f} ({first:.0f}-{last:.0f} s)" for (first, last), m in children
+        )
+        return (
+            f"main process peak RSS {main.get('Rss', 0) / mb:.0f} MB, PSS {main.get('Pss', 0) / mb:.0f} MB, "
+            f"anonymous {main.get('Anonymous', 0) / mb:.0f} MB; {len(children)} child processes, "
+            f"peak private "
+            f"MB (alive from-to): {lives or 'none'}"
+        )
 
 
 def train_command(folder: Path, storage: str, cache: Path, extra: list[str]) -> list[str]:
@@ -83,43 +136,51 @@ def train_command(folder: Path, storage: str, cache: Path, extra: list[str]) -> 
     ]  # fmt: skip
 
 
-def run_measured(command: list[str], prefix: list[str] = ()) -> tuple[int, float, float]:
-    """(return code, peak PSS in MB of the process tree, seconds)."""
+def run_measured(
+    command: list[str], prefix: list[str] = (), group: Path | None = None
+) -> tuple[int, Measured, float]:
+    """(return code, the peak memory of the process tree sampled every 0.2 s, seconds)."""
     start = time.perf_counter()
-    process = subprocess.Popen(
-        [*prefix, *command], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    peak, stop = 0, threading.Event()
+    # A file, not a pipe: a child orphaned by a killed run would hold a pipe open, and the wait forever.
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115 (read after the run, closed with the function)
+    process = subprocess.Popen([*prefix, *command], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
+    measured, stop = Measured(process.pid, group), threading.Event()
 
     def sample() -> None:
-        nonlocal peak
         while not stop.is_set():
-            peak = max(peak, tree_pss(process.pid))
+            measured.sample()
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    _, stderr = process.communicate()
+    process.wait()
     stop.set()
     sampler.join()
     if process.returncode != 0:
-        print(stderr.decode()[-2000:], file=sys.stderr)
-    return process.returncode, peak / 2**20, time.perf_counter() - start
+        stderr.seek(0)
+        print(stderr.read().decode(errors="replace")[-2000:], file=sys.stderr)
+    return process.returncode, measured, time.perf_counter() - start
 
 
 def peak(args: argparse.Namespace) -> None:
     print("| images | decoded | storage | peak PSS | time | exit |\n|---:|---:|---|---:|---:|---:|")
+    reports = []
     for count in args.sizes:
         folder = make_images(args.root, count)
         for storage in args.storages:
             shutil.rmtree(args.root / "cache", ignore_errors=True)  # cold: decoding or writing included
             log_dir = f"paths.log_dir={args.root / 'logs'}"
-            code, mb, seconds = run_measured(train_command(folder, storage, args.root / "cache", [log_dir]))
+            code, measured, seconds = run_measured(
+                train_command(folder, storage, args.root / "cache", [log_dir, *args.overrides])
+            )
             decoded = count * 3 * 224 * 224 / 2**20
+            mb = measured.tree_pss / 2**20
             print(
                 f"| {count} | {decoded:.0f} MB | {storage} | {mb:.0f} MB | {seconds:.0f} s | {code} |",
                 flush=True,
             )
+            reports.append(f"{storage}, {count} images: {measured.report()}")
+    print("\n".join(["", *reports]))
 
 
 def cgroup(args: argparse.Namespace) -> None:
@@ -137,15 +198,20 @@ def cgroup(args: argparse.Namespace) -> None:
             cache = args.root / "cgroup_cache"
             shutil.rmtree(cache, ignore_errors=True)  # cold: decoding or writing inside the limit too
             log_dir = f"paths.log_dir={args.root / 'logs'}"
-            code, mb, seconds = run_measured(train_command(folder, storage, cache, [log_dir]), enter)
+            command = train_command(folder, storage, cache, [log_dir, *args.overrides])
+            code, measured, seconds = run_measured(command, enter, group)
             max_usage = int((group / "memory.max_usage_in_bytes").read_text()) / 2**20
             failcnt = int((group / "memory.failcnt").read_text())
             outcome = "completed" if code == 0 else "killed" if code < 0 else "failed"
             print(
-                f"storage={storage}: exit {code} ({outcome}), peak PSS {mb:.0f} MB, cgroup max usage "
-                f"(page cache included) {max_usage:.0f} MB, limit hits {failcnt}, {seconds:.0f} s",
+                f"storage={storage}: exit {code} ({outcome}), peak PSS {measured.tree_pss / 2**20:.0f} MB, "
+                f"cgroup peak anonymous (rss) {measured.group_rss / 2**20:.0f} MB, max usage (page cache "
+                f"included) {max_usage:.0f} MB, limit hits {failcnt}, {seconds:.0f} s\n  {measured.report()}",
                 flush=True,
             )
+            for task in (group / "tasks").read_text().split():  # the killed run's orphans, if any
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(task), signal.SIGKILL)
             (group / "memory.max_usage_in_bytes").write_text("0")
     finally:
         for _ in range(50):
@@ -204,10 +270,12 @@ def main() -> None:
     p = commands.add_parser("peak")
     p.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 10000])
     p.add_argument("--storages", nargs="+", default=["stream", "memory"])
+    p.add_argument("--overrides", nargs="+", default=[], help="more train.py overrides: data.num_workers=1")
     c = commands.add_parser("cgroup")
     c.add_argument("--images", type=int, default=10000)
     c.add_argument("--limit-mb", type=int, default=700)
     c.add_argument("--storages", nargs="+", default=["stream", "memory"])
+    c.add_argument("--overrides", nargs="+", default=[], help="more train.py overrides: data.num_workers=1")
     t = commands.add_parser("throughput")
     t.add_argument("--images", type=int, default=2000)
     t.add_argument("--rounds", type=int, default=5)

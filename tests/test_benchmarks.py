@@ -1,6 +1,7 @@
 """The benchmark scripts still run, in their shortest form (their figures live in benchmarks/README.md)."""
 
 import json
+import re
 import sys
 
 import pytest
@@ -98,7 +99,13 @@ def test_streaming_measures_peak_memory_and_races_imagefolder(tmp_path):
     root = ("--root", str(tmp_path))
     peak = run("benchmarks/streaming.py", *root, "peak", "--sizes", "40", "--storages", "stream")
     assert peak.returncode == 0, peak.stderr[-3000:]
-    assert "| 40 | 6 MB | stream |" in peak.stdout and peak.stdout.strip().endswith("| 0 |")
+    row = next(line for line in peak.stdout.splitlines() if line.startswith("| 40 | 6 MB | stream |"))
+    assert row.endswith("| 0 |")
+    # Where the memory went: the main process, then each child (writers, loader workers) on its own.
+    assert re.search(
+        r"stream, 40 images: main process peak RSS \d+ MB, PSS \d+ MB, anonymous \d+ MB", peak.stdout
+    )
+    assert re.search(r"child processes, peak private MB \(alive from-to\): \d+ \(\d+-\d+ s\)", peak.stdout)
     race = run(
         "benchmarks/streaming.py",
         *root,
