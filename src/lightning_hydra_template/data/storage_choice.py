@@ -20,22 +20,22 @@ def available_memory() -> int:
     for line in (meminfo or "").splitlines():
         if line.startswith("MemAvailable:"):
             candidates.append(int(line.split()[1]) * 1024)
-    candidates += [
-        headroom for folder in _memory_cgroups() if (headroom := _cgroup_headroom(folder)) is not None
-    ]
+    folders = memory_cgroups(_read(Path("/proc/self/cgroup")) or "")
+    candidates += [headroom for folder in folders if (headroom := cgroup_headroom(folder)) is not None]
     if not candidates:  # not Linux: assume room for 8 GB
         return 8 << 30
     return min(candidates)
 
 
-def _memory_cgroups() -> list[Path]:
-    """The folders of this process's memory cgroup and of each one above it (a limit may sit on any).
+def memory_cgroups(listing: str) -> list[Path]:
+    """The folders of a process's memory cgroup and of each one above it (a limit may sit on any).
 
-    From /proc/self/cgroup, because a batch job's cgroup (SLURM's /slurm/uid_N/job_N, say) is a
-    sub-folder of /sys/fs/cgroup unless the process runs in a cgroup namespace of its own.
+    `listing` is the process's /proc/<pid>/cgroup: a batch job's cgroup (SLURM's
+    /slurm/uid_N/job_N, say) is a sub-folder of /sys/fs/cgroup unless the process runs in a cgroup
+    namespace of its own, so the files at the top are not its limits.
     """
     folders = []
-    for line in (_read(Path("/proc/self/cgroup")) or "").splitlines():
+    for line in listing.splitlines():
         _, controllers, path = line.split(":", 2)
         if controllers == "":  # cgroup v2: one hierarchy
             root = Path("/sys/fs/cgroup")
@@ -52,7 +52,7 @@ def _memory_cgroups() -> list[Path]:
     return folders
 
 
-def _cgroup_headroom(folder: Path) -> int | None:
+def cgroup_headroom(folder: Path) -> int | None:
     """Limit minus usage of one cgroup folder, the inactive page cache counted as free (the kernel
     reclaims it first, and `docker stats` counts it so), or None where it sets no limit."""
     for limit_file, usage_file, inactive in (
