@@ -3,6 +3,7 @@
     python benchmarks/streaming.py peak --sizes 2000 5000 10000      # peak memory of train.py, both storages
     python benchmarks/streaming.py cgroup --images 10000 --limit-mb 700   # trains under a memory limit
     python benchmarks/streaming.py throughput --images 2000 --rounds 5    # loader images/s vs ImageFolder
+    python benchmarks/streaming.py samples --images 300                   # µs a training sample, one thread
 
 Images are generated 224 x 224 JPEGs (smooth colour fields with noise, about 10 kB each) in
 `<root>/<size>/<class>/<n>.jpg`, made once per size. Peak memory is the sum of the proportional set
@@ -263,6 +264,49 @@ def throughput(args: argparse.Namespace) -> None:
         print(f"{name}: median {median:.0f} images/s ({median / base:.2f}x), runs {runs}")
 
 
+def samples(args: argparse.Namespace) -> None:
+    """Microseconds a training sample costs, one thread, in each path from the JPEG's bytes."""
+    import io
+
+    import torch
+    from PIL import Image
+    from torchvision.transforms import v2
+
+    from lightning_hydra_template.data.streamed_images import decoded
+
+    torch.set_num_threads(1)  # as in a loader worker
+    files = sorted(make_images(args.root, args.images).glob("*/*.jpg"))
+    blobs = [path.read_bytes() for path in files]
+    crop, flip = v2.RandomResizedCrop(224), v2.RandomHorizontalFlip()
+
+    def pillow_decode(blob: bytes) -> None:
+        with Image.open(io.BytesIO(blob)) as image:
+            image.load()
+
+    def image_folder(blob: bytes) -> torch.Tensor:  # ImageFolder's loader, then the transforms on Pillow
+        with Image.open(io.BytesIO(blob)) as image:
+            return v2.functional.pil_to_tensor(flip(crop(image.convert("RGB"))))
+
+    def stream(blob: bytes) -> torch.Tensor:  # StreamedImages: decoded to a tensor, transformed as one
+        return flip(crop(decoded(blob, 3))).contiguous()
+
+    paths = {
+        "Pillow decode alone": pillow_decode,
+        "ImageFolder's sample": image_folder,
+        "stream's sample": stream,
+    }
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    for _ in range(args.rounds):  # interleaved
+        for name, path in paths.items():
+            start = time.perf_counter()
+            for blob in blobs:
+                path(blob)
+            times[name].append((time.perf_counter() - start) / len(blobs) * 1e6)
+    for name, values in times.items():
+        runs = " ".join(f"{v:.0f}" for v in values)
+        print(f"{name}: median {statistics.median(values):.0f} µs an image, runs {runs}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", type=Path, default=Path("/tmp/streaming_bench"))
@@ -281,8 +325,11 @@ def main() -> None:
     t.add_argument("--rounds", type=int, default=5)
     t.add_argument("--workers", type=int, default=2)
     t.add_argument("--batch-size", type=int, default=64)
+    s = commands.add_parser("samples")
+    s.add_argument("--images", type=int, default=300)
+    s.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    {"peak": peak, "cgroup": cgroup, "throughput": throughput}[args.command](args)
+    {"peak": peak, "cgroup": cgroup, "throughput": throughput, "samples": samples}[args.command](args)
 
 
 if __name__ == "__main__":

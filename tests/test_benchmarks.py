@@ -119,6 +119,10 @@ def test_streaming_measures_peak_memory_and_races_imagefolder(tmp_path):
     )
     assert race.returncode == 0, race.stderr[-3000:]
     assert "ImageFolder + DataLoader: median" in race.stdout and "stream (LitData): median" in race.stdout
+    costs = run("benchmarks/streaming.py", *root, "samples", "--images", "64", "--rounds", "1")
+    assert costs.returncode == 0, costs.stderr[-3000:]
+    for path in ("Pillow decode alone", "ImageFolder's sample", "stream's sample"):
+        assert re.search(rf"{path}: median \d+ µs an image, runs \d+$", costs.stdout, re.MULTILINE), path
 
 
 def test_time_to_accuracy_counts_the_first_validation_at_the_target():

@@ -54,7 +54,7 @@ def memory_cgroups(listing: str) -> list[Path]:
 
 def cgroup_headroom(folder: Path) -> int | None:
     """Limit minus usage of one cgroup folder, the inactive page cache counted as free (the kernel
-    reclaims it first, and `docker stats` counts it so), or None where it sets no limit."""
+    reclaims it first, and docker stats counts it so), or None where it sets no limit."""
     for limit_file, usage_file, inactive in (
         ("memory.max", "memory.current", "inactive_file"),  # cgroup v2
         ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file"),  # v1
