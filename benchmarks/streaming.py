@@ -3,6 +3,7 @@
     python benchmarks/streaming.py peak --sizes 2000 5000 10000      # peak memory of train.py, both storages
     python benchmarks/streaming.py cgroup --images 10000 --limit-mb 700   # trains under a memory limit
     python benchmarks/streaming.py throughput --images 2000 --rounds 5    # loader images/s vs ImageFolder
+    python benchmarks/streaming.py training --images 2000 --rounds 3      # training images/s: CNN, resnet18
     python benchmarks/streaming.py samples --images 300                   # µs a training sample, one thread
 
 Images are generated 224 x 224 JPEGs (smooth colour fields with noise, about 10 kB each) in
@@ -264,6 +265,81 @@ def throughput(args: argparse.Namespace) -> None:
         print(f"{name}: median {median:.0f} images/s ({median / base:.2f}x), runs {runs}")
 
 
+def training(args: argparse.Namespace) -> None:
+    """Images/s of one plain training step (bf16 autocast forward, backward, AdamW) fed by each loader.
+
+    The same step, network and normalisation for both loaders, so the ratio is the data path's:
+    Lightning's own cost is `lightning_overhead.py`'s to measure. The clock starts once the first
+    batch is trained (the workers started, the network warm).
+    """
+    import torch
+    import torch.nn.functional as F
+    import torchvision
+    from torchvision import datasets
+    from torchvision.transforms import v2
+
+    from lightning_hydra_template.data.batch_transforms import to_normalized_float
+    from lightning_hydra_template.data.image_folder import ImageFolderDataModule
+    from lightning_hydra_template.models.cnn import CNN
+
+    folder = make_images(args.root, args.images)
+    transforms = [v2.RandomResizedCrop(224), v2.RandomHorizontalFlip()]
+    datamodule = ImageFolderDataModule(
+        str(folder), image_size=224, storage="stream", num_workers=args.workers, batch_size=args.batch_size,
+        cache_dir=str(args.root / "cache"), stream_transforms=transforms, mean=0.5, std=0.25,
+    )  # fmt: skip
+    datamodule.prepare_data()
+    datamodule.setup()
+    baseline = torch.utils.data.DataLoader(
+        datasets.ImageFolder(str(folder), transform=v2.Compose([*transforms, v2.PILToTensor()])),
+        batch_size=args.batch_size, shuffle=True, num_workers=args.workers,
+    )  # fmt: skip
+
+    def resnet18_frozen() -> torch.nn.Module:  # random weights: a step costs the same as a pretrained one's
+        net = torchvision.models.resnet18(num_classes=CLASSES)
+        for name, parameter in net.named_parameters():
+            parameter.requires_grad = name.startswith("fc.")
+        return net
+
+    networks = {
+        "cnn": lambda: CNN(3, 224, CLASSES, channels=(32, 64)),
+        "resnet18, frozen backbone": resnet18_frozen,
+    }
+
+    def rate(loader, net: torch.nn.Module, optimizer: torch.optim.Optimizer) -> float:
+        def step(images: torch.Tensor, labels: torch.Tensor) -> None:
+            inputs = to_normalized_float(images, 0.5, 0.25).contiguous(memory_format=torch.channels_last)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = F.cross_entropy(net(inputs), labels)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+
+        batches = iter(loader)
+        step(*next(batches))
+        seen, start = 0, time.perf_counter()
+        for _, (images, labels) in zip(range(args.batches), batches):
+            step(images, labels)
+            seen += len(images)
+        elapsed = time.perf_counter() - start
+        del batches  # its workers stop here, not during the next loader's run
+        return seen / elapsed
+
+    for network_name, make in networks.items():
+        net = make().to(memory_format=torch.channels_last).train()
+        optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-3)
+        rates: dict[str, list[float]] = {"ImageFolder + DataLoader": [], "stream (LitData)": []}
+        for round_ in range(args.rounds):  # interleaved, the order flipped every round
+            for name in list(rates) if round_ % 2 == 0 else list(rates)[::-1]:
+                loader = baseline if name.startswith("Image") else datamodule.train_dataloader()
+                rates[name].append(rate(loader, net, optimizer))
+        base = statistics.median(rates["ImageFolder + DataLoader"])
+        for name, values in rates.items():
+            median = statistics.median(values)
+            runs = " ".join(f"{v:.1f}" for v in values)
+            print(f"{network_name}, {name}: median {median:.1f} images/s ({median / base:.2f}x), runs {runs}")
+
+
 def samples(args: argparse.Namespace) -> None:
     """Microseconds a training sample costs, one thread, in each path from the JPEG's bytes."""
     import io
@@ -325,11 +401,24 @@ def main() -> None:
     t.add_argument("--rounds", type=int, default=5)
     t.add_argument("--workers", type=int, default=2)
     t.add_argument("--batch-size", type=int, default=64)
+    r = commands.add_parser("training")
+    r.add_argument("--images", type=int, default=2000)
+    r.add_argument("--rounds", type=int, default=3)
+    r.add_argument("--batches", type=int, default=15, help="timed training steps a run")
+    r.add_argument("--workers", type=int, default=2)
+    r.add_argument("--batch-size", type=int, default=32)
     s = commands.add_parser("samples")
     s.add_argument("--images", type=int, default=300)
     s.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    {"peak": peak, "cgroup": cgroup, "throughput": throughput, "samples": samples}[args.command](args)
+    modes = {
+        "peak": peak,
+        "cgroup": cgroup,
+        "throughput": throughput,
+        "training": training,
+        "samples": samples,
+    }
+    modes[args.command](args)
 
 
 if __name__ == "__main__":

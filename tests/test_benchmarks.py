@@ -119,6 +119,14 @@ def test_streaming_measures_peak_memory_and_races_imagefolder(tmp_path):
     )
     assert race.returncode == 0, race.stderr[-3000:]
     assert "ImageFolder + DataLoader: median" in race.stdout and "stream (LitData): median" in race.stdout
+    trained = run(
+        "benchmarks/streaming.py", *root, "training", "--images", "64", "--rounds", "1", "--batches", "1",
+        "--batch-size", "8",
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    for network in ("cnn", "resnet18, frozen backbone"):
+        for loader in ("ImageFolder + DataLoader", "stream (LitData)"):
+            assert f"{network}, {loader}: median " in trained.stdout
     costs = run("benchmarks/streaming.py", *root, "samples", "--images", "64", "--rounds", "1")
     assert costs.returncode == 0, costs.stderr[-3000:]
     for path in ("Pillow decode alone", "ImageFolder's sample", "stream's sample"):
