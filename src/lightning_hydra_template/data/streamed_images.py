@@ -79,7 +79,7 @@ class StreamedImages(StreamingDataset):
             found = (
                 f"a {pixels.dtype} image of shape {tuple(pixels.shape)}"
                 if isinstance(pixels, torch.Tensor)
-                else (f"a {type(pixels).__name__}")
+                else f"a {type(pixels).__name__}"
             )
             raise ConfigError(
                 f"data.stream_transforms gave {found}, not uint8 "
