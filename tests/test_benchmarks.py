@@ -1,6 +1,7 @@
 """The benchmark scripts still run, in their shortest form (their figures live in benchmarks/README.md)."""
 
 import json
+import re
 import sys
 
 import pytest
@@ -98,7 +99,13 @@ def test_streaming_measures_peak_memory_and_races_imagefolder(tmp_path):
     root = ("--root", str(tmp_path))
     peak = run("benchmarks/streaming.py", *root, "peak", "--sizes", "40", "--storages", "stream")
     assert peak.returncode == 0, peak.stderr[-3000:]
-    assert "| 40 | 6 MB | stream |" in peak.stdout and peak.stdout.strip().endswith("| 0 |")
+    row = next(line for line in peak.stdout.splitlines() if line.startswith("| 40 | 6 MB | stream |"))
+    assert row.endswith("| 0 |")
+    # Where the memory went: the main process, then each child (writers, loader workers) on its own.
+    assert re.search(
+        r"stream, 40 images: main process peak RSS \d+ MB, PSS \d+ MB, anonymous \d+ MB", peak.stdout
+    )
+    assert re.search(r"child processes, peak private MB \(alive from-to\): \d+ \(\d+-\d+ s\)", peak.stdout)
     race = run(
         "benchmarks/streaming.py",
         *root,
@@ -112,6 +119,18 @@ def test_streaming_measures_peak_memory_and_races_imagefolder(tmp_path):
     )
     assert race.returncode == 0, race.stderr[-3000:]
     assert "ImageFolder + DataLoader: median" in race.stdout and "stream (LitData): median" in race.stdout
+    trained = run(
+        "benchmarks/streaming.py", *root, "training", "--images", "64", "--rounds", "1", "--batches", "1",
+        "--batch-size", "8",
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    for network in ("cnn", "resnet18, frozen backbone"):
+        for loader in ("ImageFolder + DataLoader", "stream (LitData)"):
+            assert f"{network}, {loader}: median " in trained.stdout
+    costs = run("benchmarks/streaming.py", *root, "samples", "--images", "64", "--rounds", "1")
+    assert costs.returncode == 0, costs.stderr[-3000:]
+    for path in ("Pillow decode alone", "ImageFolder's sample", "stream's sample"):
+        assert re.search(rf"{path}: median \d+ µs an image, runs \d+$", costs.stdout, re.MULTILINE), path
 
 
 def test_time_to_accuracy_counts_the_first_validation_at_the_target():

@@ -1,12 +1,17 @@
 """Streamed samples: augmented in workers from (seed, epoch, sample), resumable mid-epoch, sharded by rank."""
 
+import io
+
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torchvision.transforms import v2
 
 from lightning_hydra_template.data.augment_options import AugmentOptions
 from lightning_hydra_template.data.csv_images import CSVImageDataModule
 from lightning_hydra_template.data.loader_options import LoaderOptions
+from lightning_hydra_template.data.streamed_images import decoded, release_inherited_heap
 from lightning_hydra_template.errors import ConfigError
 
 from ..helpers import rgb_jpegs_with_names
@@ -74,6 +79,37 @@ def test_no_stream_transforms_prepares_training_images_as_for_evaluation(csv_pat
     datamodule = streamed(csv_path, tmp_path, stream_transforms=[], num_workers=0)
     images, _ = next(iter(datamodule.train_dataloader()))
     assert images.shape == (3, 3, 16, 16)
+
+
+def encoded(image: Image.Image, format: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=format, **options)
+    return buffer.getvalue()
+
+
+def test_a_training_photo_reaches_the_transforms_upright_at_full_size_as_a_uint8_tensor():
+    upright = np.zeros((20, 30, 3), np.uint8)
+    upright[:, :15] = 255  # white left half
+    stored = Image.fromarray(upright).transpose(Image.Transpose.ROTATE_90)  # as the camera stored it
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 clockwise to view
+    pixels = decoded(encoded(stored, "JPEG", quality=95, exif=exif), channels=3)
+    assert pixels.dtype == torch.uint8 and pixels.shape == (3, 20, 30)  # upright, not resized
+    assert pixels[:, :, :13].min() > 200 and pixels[:, :, 17:].max() < 50
+    assert decoded(encoded(stored, "JPEG"), channels=1).shape == (1, 30, 20)  # grey, as stored
+
+
+def test_a_16_bit_training_image_keeps_its_shades_as_evaluation_reads_them():
+    ramp = (np.arange(256, dtype=np.uint16) * 257).reshape(16, 16)
+    pixels = decoded(encoded(Image.fromarray(ramp), "PNG"), channels=1)
+    assert torch.equal(pixels[0], torch.arange(256, dtype=torch.uint8).reshape(16, 16))
+
+
+def test_streaming_loader_workers_give_back_the_heap_they_share_first(csv_path, tmp_path):
+    datamodule = streamed(csv_path, tmp_path)
+    for loader in (datamodule.train_dataloader(), datamodule.val_dataloader()):
+        assert loader.worker_init_fn is release_inherited_heap
+    release_inherited_heap(0)  # harmless in any process: glibc's malloc_trim, or nothing
 
 
 def stream_run(csv_path, run_dir, *extra: str) -> list[str]:

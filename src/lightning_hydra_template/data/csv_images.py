@@ -28,11 +28,15 @@ from .csv_splits import SPLITS, CSVSplits
 from .image_cache import cache_key, load_or_decode
 from .in_memory import InMemoryBatches, InMemoryDataModule, InMemoryImages
 from .loader_options import LoaderOptions
-from .storage_choice import choose_storage
+from .storage_choice import affordable_processes, choose_storage
 from .stream_cache import read_record, record_stats, scan_images, write_stream_cache
-from .streamed_images import StreamedImages
+from .streamed_images import StreamedImages, release_inherited_heap
 
 log = logging.getLogger(__name__)
+# A streaming loader worker's own memory, counted for a training and a validation worker together
+# (the training loader's workers are still alive while validation's run; measured with 224-px
+# photos: 175 MB and 40 MB, benchmarks/README.md).
+LOADER_WORKER_BYTES = 256 << 20
 
 
 class CSVImageDataModule(InMemoryDataModule):
@@ -150,7 +154,8 @@ class CSVImageDataModule(InMemoryDataModule):
     def _stream_workers(self) -> int:
         if self.requested_workers is not None:
             return self.requested_workers
-        return min(8, os.cpu_count() or 1)  # decoding photos is the work: one worker per core
+        wanted = min(8, os.cpu_count() or 1)  # decoding photos is the work: one worker per core
+        return affordable_processes(wanted, LOADER_WORKER_BYTES, self.memory_fraction, "loader workers")
 
     def _load_memory(
         self, kept: dict, splits: list[str], files: list[Path], problems: list[Problem]
@@ -220,7 +225,8 @@ class CSVImageDataModule(InMemoryDataModule):
         samples = self._good_samples(kept, splits, failures, problems)
         if record is None:
             chunks = {s: list(zip(*samples[s])) for s in splits}
-            write_stream_cache(folder, chunks, {str(p): r for p, r in failures.items()}, self.decode_workers)
+            failed = {str(p): r for p, r in failures.items()}
+            write_stream_cache(folder, chunks, failed, self.decode_workers, self.memory_fraction)
         if need_stats:
             record_stats(folder, stats_key, stats)
         self._stream_stats = tuple(read_record(folder).get("stats", {}).get(stats_key, (None, None)))
@@ -288,7 +294,12 @@ class CSVImageDataModule(InMemoryDataModule):
         from litdata import StreamingDataLoader
 
         options = self.loader_options
-        loader = StreamingDataLoader(self.streamed(split, shuffle), batch_size=batch_size, **options)
+        loader = StreamingDataLoader(
+            self.streamed(split, shuffle),
+            batch_size=batch_size,
+            worker_init_fn=release_inherited_heap,
+            **options,
+        )
         if split == "train":
             self._train_loader = loader
             if self._train_position is not None:

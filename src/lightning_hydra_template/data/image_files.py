@@ -58,11 +58,9 @@ def to_channels_and_size(image, channels: int, image_size: int, resize: int | No
     path). Else the shorter side resized to `resize`, keeping the aspect ratio, then the central
     `image_size` square (the streaming path's evaluation, as torchvision's ImageNet recipes evaluate).
     """
-    from PIL import Image, ImageOps
+    from PIL import Image
 
-    if image.getexif().get(ORIENTATION, 1) != 1:
-        image = ImageOps.exif_transpose(image)  # a copy: a caller's image is left as it was
-    image = to_8_bit(image).convert("L" if channels == 1 else "RGB")
+    image = upright_channels(image, channels)
     if resize is None:
         image = image.resize((image_size, image_size), Image.Resampling.BILINEAR)
     else:
@@ -74,6 +72,20 @@ def to_channels_and_size(image, channels: int, image_size: int, resize: int | No
         image = image.crop((left, top, left + image_size, top + image_size))
     pixels = np.asarray(image, dtype=np.uint8)
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+
+
+def upright_channels(image, channels: int):
+    """A PIL image upright as its EXIF orientation says, on 8 bits, grey (`channels` 1) or RGB, full size.
+
+    A new image where anything changes, so a caller's image is left as it was.
+    """
+    from PIL import ImageOps
+
+    if image.getexif().get(ORIENTATION, 1) != 1:
+        image = ImageOps.exif_transpose(image)
+    image = to_8_bit(image)
+    mode = "L" if channels == 1 else "RGB"
+    return image if image.mode == mode else image.convert(mode)
 
 
 def to_8_bit(image):
