@@ -127,7 +127,7 @@ def test_a_streamed_datamodule_under_a_tight_budget_decodes_in_the_main_process(
     assert tight.loader_options["num_workers"] == 0 and "fits 0 loader workers" in caplog.text
     assert "fits 0 LitData writers" in caplog.text  # and one writer, the least LitData takes
     given = CSVImageDataModule(
-        str(csv_path), storage="stream", memory_fraction=1e-12, num_workers=2, **options
+        str(csv_path), storage="stream", memory_fraction=1e-12, loader=LoaderOptions(num_workers=2), **options
     )
     given.prepare_data()
     assert given.loader_options["num_workers"] == 2  # a number the user gives is kept
