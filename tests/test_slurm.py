@@ -8,6 +8,10 @@ import pytest
 from .helpers import read_metrics, run
 from .reliability.test_run_faults import SMALL_RUN, weights
 
+# One local SLURM cluster serves these tests: pytest-xdist keeps them on one worker.
+pytestmark = pytest.mark.xdist_group("slurm")
+
+
 # What the local cluster has: CPUs, a little memory, no GPU. Tiny data, a few batches.
 ON_LOCAL_CLUSTER = [
     "hydra/launcher=slurm",

@@ -13,6 +13,10 @@ from . import test_cluster_sweep
 from .test_cluster_sweep import overlapping, sweep, trials_csv
 from .test_slurm import ON_LOCAL_CLUSTER
 
+# One local SLURM cluster serves these tests: pytest-xdist keeps them on one worker.
+pytestmark = pytest.mark.xdist_group("slurm")
+
+
 TWO_SLURM_JOBS = [*ON_LOCAL_CLUSTER, "hydra.sweeper.n_jobs=2"]
 postgres_url = test_cluster_sweep.postgres_url  # the throwaway PostgreSQL server, as a fixture here too
 
