@@ -44,6 +44,9 @@ def log_hparams(
     for logger in loggers:
         if isinstance(logger, TensorBoardLogger):  # pairs params with metrics in HParams
             logger.log_hyperparams(dict(swept) if swept else params, metrics=final, step=step)
+            # Lightning closed the writer after the test; this last write reopens it, and its events
+            # wait in a background queue (flushed every 2 min): on disk now, before the process ends.
+            logger.experiment.flush()
         else:
             logger.log_hyperparams(params)
         logger.save()
