@@ -15,6 +15,7 @@ cgroup v1 (/sys/fs/cgroup/memory).
 
 import argparse
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -261,17 +262,22 @@ def throughput(args: argparse.Namespace) -> None:
             seen += len(images)
         return seen / (time.perf_counter() - start)
 
+    race(baseline, datamodule, args.rounds, rate, "", digits=0)
+
+
+def race(baseline, datamodule, rounds: int, rate, label: str, digits: int) -> None:
+    """Images/s of `rate(loader)` for the ImageFolder loop and the streamed loader, interleaved
+    (the order flipped every round), printed as medians and their ratio to the ImageFolder loop."""
     rates: dict[str, list[float]] = {"ImageFolder + DataLoader": [], "stream (LitData)": []}
-    for round_ in range(args.rounds):  # interleaved, the order flipped every round
-        order = list(rates) if round_ % 2 == 0 else list(rates)[::-1]
-        for name in order:
+    for round_ in range(rounds):
+        for name in list(rates) if round_ % 2 == 0 else list(rates)[::-1]:
             loader = baseline if name.startswith("Image") else datamodule.train_dataloader()
             rates[name].append(rate(loader))
     base = statistics.median(rates["ImageFolder + DataLoader"])
     for name, values in rates.items():
         median = statistics.median(values)
-        runs = " ".join(f"{v:.0f}" for v in values)
-        print(f"{name}: median {median:.0f} images/s ({median / base:.2f}x), runs {runs}")
+        runs = " ".join(f"{v:.{digits}f}" for v in values)
+        print(f"{label}{name}: median {median:.{digits}f} images/s ({median / base:.2f}x), runs {runs}")
 
 
 def training(args: argparse.Namespace) -> None:
@@ -331,16 +337,8 @@ def training(args: argparse.Namespace) -> None:
     for network_name, make in networks.items():
         net = make().to(memory_format=torch.channels_last).train()
         optimizer = torch.optim.AdamW([p for p in net.parameters() if p.requires_grad], lr=1e-3)
-        rates: dict[str, list[float]] = {"ImageFolder + DataLoader": [], "stream (LitData)": []}
-        for round_ in range(args.rounds):  # interleaved, the order flipped every round
-            for name in list(rates) if round_ % 2 == 0 else list(rates)[::-1]:
-                loader = baseline if name.startswith("Image") else datamodule.train_dataloader()
-                rates[name].append(rate(loader, net, optimizer))
-        base = statistics.median(rates["ImageFolder + DataLoader"])
-        for name, values in rates.items():
-            median = statistics.median(values)
-            runs = " ".join(f"{v:.1f}" for v in values)
-            print(f"{network_name}, {name}: median {median:.1f} images/s ({median / base:.2f}x), runs {runs}")
+        trained = functools.partial(rate, net=net, optimizer=optimizer)
+        race(baseline, datamodule, args.rounds, trained, f"{network_name}, ", digits=1)
 
 
 def samples(args: argparse.Namespace) -> None:
